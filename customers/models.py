@@ -1,0 +1,214 @@
+"""Facts about a shop's customers: who they are, what they bought, browsed and said.
+
+Rows that come from outside carry (source, external_id); within a shop that pair is
+unique wherever an external id exists, which is what makes every import an upsert.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from shops.models import ShopOwned
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual", _("Entered by hand")
+    CSV = "csv", _("CSV import")
+    API = "api", _("REST API")
+    SHOPIFY = "shopify", _("Shopify")
+    WOOCOMMERCE = "woocommerce", _("WooCommerce")
+    DEMO = "demo", _("Demo data")
+    SURVEY = "survey", _("Preference survey")
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+    UNKNOWN = "", _("Unknown")
+
+
+def _external_id_unique(model_name: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(
+        fields=["shop", "source", "external_id"],
+        condition=~Q(external_id=""),
+        name=f"{model_name}_unique_shop_source_external_id",
+    )
+
+
+class Customer(ShopOwned):
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.MANUAL)
+    email = models.EmailField(_("email"), blank=True, default="")
+    first_name = models.CharField(_("first name"), max_length=100, blank=True, default="")
+    last_name = models.CharField(_("last name"), max_length=100, blank=True, default="")
+    phone = models.CharField(_("phone"), max_length=40, blank=True, default="")
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True, default="")
+    occupation = models.CharField(_("occupation"), max_length=100, blank=True, default="")
+    city = models.CharField(_("city"), max_length=100, blank=True, default="")
+    country = models.CharField(_("country"), max_length=100, blank=True, default="")
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    email_consent = models.BooleanField(_("email marketing consent"), default=False)
+    email_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # When the source last changed this customer; older updates are ignored on upsert.
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(ShopOwned.Meta):
+        constraints = [_external_id_unique("customer")]
+        indexes = [models.Index(fields=["shop", "email"]), models.Index(fields=["shop", "last_name"])]
+        ordering = ["id"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or self.external_id or f"#{self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Product(ShopOwned):
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.MANUAL)
+    sku = models.CharField(_("SKU"), max_length=100, blank=True, default="")
+    title = models.CharField(_("title"), max_length=300)
+    category = models.CharField(_("category"), max_length=120, blank=True, default="")
+    brand = models.CharField(_("brand"), max_length=120, blank=True, default="")
+    price = models.DecimalField(_("price"), **MONEY, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(ShopOwned.Meta):
+        constraints = [_external_id_unique("product")]
+        indexes = [models.Index(fields=["shop", "sku"]), models.Index(fields=["shop", "category"])]
+        ordering = ["title"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", _("Paid")
+    PENDING = "pending", _("Pending")
+    CANCELLED = "cancelled", _("Cancelled")
+    RETURNED = "returned", _("Returned")
+
+
+class Order(ShopOwned):
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.MANUAL)
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+        verbose_name=_("customer"),
+        help_text=_("Empty for a guest order."),
+    )
+    placed_at = models.DateTimeField(_("placed at"))
+    currency = models.CharField(_("currency"), max_length=3)
+    total = models.DecimalField(_("total"), **MONEY, default=Decimal("0"))
+    status = models.CharField(_("status"), max_length=10, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(ShopOwned.Meta):
+        constraints = [_external_id_unique("order")]
+        indexes = [
+            models.Index(fields=["shop", "placed_at"]),
+            models.Index(fields=["shop", "customer", "placed_at"]),
+        ]
+        ordering = ["-placed_at"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+
+    def __str__(self) -> str:
+        return self.external_id or f"#{self.pk}"
+
+    @property
+    def is_guest(self) -> bool:
+        return self.customer_id is None
+
+
+class OrderLine(ShopOwned):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    product = models.ForeignKey(
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="order_lines",
+        verbose_name=_("product"),
+    )
+    quantity = models.IntegerField(_("quantity"), help_text=_("Negative for a returned item."))
+    unit_price = models.DecimalField(_("unit price"), **MONEY)
+
+    class Meta(ShopOwned.Meta):
+        indexes = [models.Index(fields=["shop", "product"])]
+        ordering = ["id"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product or '?'}"
+
+    @property
+    def amount(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class EventKind(models.TextChoices):
+    PAGE_VIEW = "page_view", _("Page view")
+    SEARCH = "search", _("Search")
+    ADD_TO_CART = "add_to_cart", _("Added to cart")
+    CHECKOUT = "checkout", _("Started checkout")
+
+
+class Event(ShopOwned):
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="events", verbose_name=_("customer")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=EventKind.choices)
+    at = models.DateTimeField(_("at"))
+    duration_seconds = models.PositiveIntegerField(_("duration in seconds"), null=True, blank=True)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+
+    class Meta(ShopOwned.Meta):
+        indexes = [models.Index(fields=["shop", "customer", "at"])]
+        ordering = ["-at"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+
+
+class Review(ShopOwned):
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("customer")
+    )
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("product"))
+    rating = models.PositiveSmallIntegerField(_("rating"), validators=[MinValueValidator(1), MaxValueValidator(5)])
+    text = models.TextField(_("text"), blank=True, default="")
+    created_at = models.DateTimeField(_("written at"))
+
+    class Meta(ShopOwned.Meta):
+        constraints = [
+            models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5), name="review_rating_1_to_5")
+        ]
+        ordering = ["-created_at"]
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")

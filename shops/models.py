@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from shops.scope import ShopScopeError, current_shop, scope_bypassed
+
+SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+    _("Use 1-50 lowercase letters, digits and hyphens, not starting or ending with a hyphen."),
+)
+CURRENCY_VALIDATOR = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code such as EUR."))
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(tz)s is not a known time zone."), params={"tz": value})
+
+
+class Shop(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=50, unique=True, validators=[SLUG_VALIDATOR])
+    timezone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_timezone])
+    currency = models.CharField(_("currency"), max_length=3, default="EUR", validators=[CURRENCY_VALIDATOR])
+    postal_address = models.TextField(
+        _("postal address"), blank=True, help_text=_("Printed in the footer of every marketing email.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    STAFF = "staff", _("Staff")
+    VIEWER = "viewer", _("Viewer")
+
+
+# What each role may do; a role includes the powers of those below it.
+ROLE_RANK = {Role.VIEWER: 1, Role.STAFF: 2, Role.OWNER: 3}
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "user"], name="membership_unique_shop_user")]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.shop} ({self.role})"
+
+    def has_role(self, role: str) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+
+class ShopScopedQuerySet(models.QuerySet):
+    def for_shop(self, shop: Shop) -> ShopScopedQuerySet:
+        return self.filter(shop=shop)
+
+
+class ShopScopedManager(models.Manager.from_queryset(ShopScopedQuerySet)):
+    """Fail-closed manager: with no shop in scope it raises instead of returning every shop's rows.
+
+    `Model.objects.for_shop(shop)` is the explicit way and always works; anything else
+    (`Model.objects.filter(...)`) needs `shops.scope.shop_scope(shop)` around it, which the
+    shop gate sets for every shop page and the API for every request.
+    """
+
+    def get_queryset(self) -> ShopScopedQuerySet:
+        qs = super().get_queryset()
+        if scope_bypassed():
+            return qs
+        shop = current_shop()
+        if shop is None:
+            raise ShopScopeError(
+                f"{self.model.__name__}.objects was queried with no shop in scope; "
+                "use .for_shop(shop), shops.scope.shop_scope(shop) or Model.unscoped."
+            )
+        return qs.filter(shop=shop)
+
+    def for_shop(self, shop: Shop) -> ShopScopedQuerySet:
+        return super().get_queryset().filter(shop=shop)
+
+
+class ShopOwned(models.Model):
+    """Abstract base for every row that belongs to one shop."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", verbose_name=_("shop"))
+
+    objects = ShopScopedManager()
+    unscoped = models.Manager()
+
+    class Meta:
+        abstract = True
+        default_manager_name = "objects"
+        base_manager_name = "unscoped"
+
+
+API_KEY_PREFIX = "sk_"
+
+
+def hash_api_key(raw_key: str) -> str:
+    # Keys are 256 random bits, so a fast hash is safe here (no dictionary to attack).
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(ShopScopedQuerySet):
+    def active(self) -> ApiKeyQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(ShopOwned):
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, help_text=_("First characters of the key, to recognise it."))
+    hashed_key = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShopScopedManager.from_queryset(ApiKeyQuerySet)()
+    unscoped = models.Manager.from_queryset(ApiKeyQuerySet)()
+
+    class Meta(ShopOwned.Meta):
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @staticmethod
+    def generate_raw_key() -> str:
+        return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
