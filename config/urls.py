@@ -8,6 +8,8 @@ from shops.admin import admin_site
 urlpatterns = [
     path("", analytics_views.dashboard, name="dashboard"),
     path("", include("shops.urls")),
+    path("", include("customers.urls")),
+    path("", include("customers.integrations.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", include("config.api_urls")),
     path("admin/", admin_site.urls),

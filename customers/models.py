@@ -58,6 +58,10 @@ class Customer(ShopOwned):
     tags = models.JSONField(_("tags"), default=list, blank=True)
     email_consent = models.BooleanField(_("email marketing consent"), default=False)
     email_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    # Zero-party data, given by the customer in the preference survey.
+    age_range = models.CharField(_("age range"), max_length=20, blank=True, default="")
+    interests = models.JSONField(_("interests"), default=list, blank=True)
+    erased_at = models.DateTimeField(_("personal data erased at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # When the source last changed this customer; older updates are ignored on upsert.
@@ -212,3 +216,148 @@ class Review(ShopOwned):
         ordering = ["-created_at"]
         verbose_name = _("review")
         verbose_name_plural = _("reviews")
+
+
+class ImportKind(models.TextChoices):
+    ORDERS = "orders", _("Orders")
+    CUSTOMERS = "customers", _("Customers")
+    PRODUCTS = "products", _("Products")
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("Uploaded")
+    NEEDS_MAPPING = "needs_mapping", _("Needs column mapping")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Imported")
+    REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(ShopOwned):
+    """One uploaded file and what became of it; the report is the import report as JSON."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices, default=ImportKind.ORDERS)
+    preset = models.CharField(_("preset"), max_length=30, blank=True, default="")
+    filename = models.CharField(_("file name"), max_length=255)
+    file_path = models.CharField(max_length=500, help_text="Where the uploaded file is kept until imported.")
+    options = models.JSONField(default=dict, blank=True)  # mapping, date formats, allow_partial, dry_run
+    status = models.CharField(_("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(ShopOwned.Meta):
+        ordering = ["-created_at"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status in {ImportStatus.DONE, ImportStatus.REJECTED}:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, int(100 * self.rows_done / self.rows_total))
+
+
+class Platform(models.TextChoices):
+    SHOPIFY = "shopify", _("Shopify")
+    WOOCOMMERCE = "woocommerce", _("WooCommerce")
+
+
+class PlatformConnection(ShopOwned):
+    """A link to the shop's store on Shopify or WooCommerce: pull credentials and the webhook secret."""
+
+    platform = models.CharField(_("platform"), max_length=20, choices=Platform.choices)
+    store_url = models.URLField(_("store URL"))
+    # Shopify: Admin API access token. WooCommerce: "consumer_key:consumer_secret".
+    access_token = models.CharField(_("access token"), max_length=300, blank=True, default="")
+    webhook_secret = models.CharField(_("webhook secret"), max_length=300, blank=True, default="")
+    enabled = models.BooleanField(_("enabled"), default=True)
+    orders_cursor = models.DateTimeField(null=True, blank=True, help_text="Orders changed after this were not pulled yet.")
+    customers_cursor = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(_("last sync"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(ShopOwned.Meta):
+        constraints = [models.UniqueConstraint(fields=["shop", "platform"], name="connection_unique_shop_platform")]
+        verbose_name = _("platform connection")
+        verbose_name_plural = _("platform connections")
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.store_url}"
+
+
+class SyncRun(ShopOwned):
+    """One pull from a platform: what was fetched and written, or why it failed."""
+
+    connection = models.ForeignKey(PlatformConnection, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta(ShopOwned.Meta):
+        ordering = ["-started_at"]
+
+
+class WebhookStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    PROCESSING = "processing", _("Processing")
+    PROCESSED = "processed", _("Processed")
+    IGNORED = "ignored", _("Ignored")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookEvent(ShopOwned):
+    """A verified delivery from a platform, stored before it is processed (at most once per event id)."""
+
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    event_id = models.CharField(max_length=200)
+    topic = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED)
+    error = models.TextField(blank=True, default="")
+
+    class Meta(ShopOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "platform", "event_id"], name="webhook_unique_shop_platform_event")
+        ]
+        indexes = [models.Index(fields=["shop", "status"])]
+        ordering = ["-received_at"]
+
+
+class IdempotencyRecord(ShopOwned):
+    """The first answer to an API request sent with an Idempotency-Key, replayed for repeats."""
+
+    key = models.CharField(max_length=255)
+    endpoint = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(ShopOwned.Meta):
+        constraints = [models.UniqueConstraint(fields=["shop", "key"], name="idempotency_unique_shop_key")]
+
+
+class SurveyResponse(ShopOwned):
+    """A customer's answers to the shop's public preference survey (zero-party data)."""
+
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="surveys")
+    email = models.EmailField()
+    answers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(ShopOwned.Meta):
+        ordering = ["-created_at"]

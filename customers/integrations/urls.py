@@ -1,0 +1,3 @@
+"""Public endpoints: platform webhooks (signed) and the preference survey."""
+
+urlpatterns: list = []
