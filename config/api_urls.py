@@ -4,7 +4,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from customers.api import CustomerViewSet, OrderViewSet, ProductViewSet
+from customers.api import (
+    CustomerBulkUpsertView,
+    CustomerViewSet,
+    EventCreateView,
+    OrderBulkUpsertView,
+    OrderViewSet,
+    ProductBulkUpsertView,
+    ProductViewSet,
+    ReviewCreateView,
+)
 
 router = DefaultRouter()
 router.register("customers", CustomerViewSet, basename="customer")
@@ -15,5 +24,11 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema", permission_classes=[]), name="api-redoc"),
+    # Before the router, whose detail routes would otherwise take "bulk" for an id.
+    path("customers/bulk/", CustomerBulkUpsertView.as_view(), name="customer-bulk"),
+    path("products/bulk/", ProductBulkUpsertView.as_view(), name="product-bulk"),
+    path("orders/bulk/", OrderBulkUpsertView.as_view(), name="order-bulk"),
+    path("events/", EventCreateView.as_view(), name="event-create"),
+    path("reviews/", ReviewCreateView.as_view(), name="review-create"),
     path("", include(router.urls)),
 ]

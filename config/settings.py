@@ -165,6 +165,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Start an analysis run after every import, sync or demo load (tests switch it off).
+ANALYTICS_AUTORUN = env_bool("ANALYTICS_AUTORUN", default=True)
+
 # REST API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

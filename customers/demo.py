@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Customer, Event, EventKind, Order, OrderLine, OrderStatus, Product, Review, Source
+from customers.signals import data_changed
 from shops.models import Shop
 
 BATCH_SIZE = 2000
@@ -942,6 +943,7 @@ def _write(shop: Shop, plan: _Plan, *, as_of: dt.date) -> DemoSummary:
         Review.unscoped.bulk_create(reviews, batch_size=BATCH_SIZE)
 
     net = sum(o.total_pence for o in plan.orders if o.status == OrderStatus.PAID)
+    transaction.on_commit(lambda: data_changed.send(sender=DemoSummary, shop_id=shop.pk, reason="demo"))
     return DemoSummary(
         customers=len(customers),
         products=len(products),

@@ -24,6 +24,12 @@ def _celery_eager(settings):
     app.conf.task_always_eager = False
 
 
+@pytest.fixture(autouse=True)
+def _no_analysis_autorun(settings):
+    """A data change would start a whole analysis run; tests that want it turn it back on."""
+    settings.ANALYTICS_AUTORUN = False
+
+
 @pytest.fixture
 def shop(db):
     return ShopFactory(name="Alpha Coffee", slug="alpha")
