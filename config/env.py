@@ -85,9 +85,12 @@ def database_from_url(url: str | None, *, base_dir: Path) -> dict:
                 "timeout": 20,
             }
         )
-        # A file, not :memory:, so a worker process in the tests sees the test database.
+        # A file, not :memory:, so a worker process in the tests sees the test database;
+        # per process, so two test runs on one machine do not share it.
         name = Path(config["NAME"])
-        config["TEST"] = {"NAME": str(name.with_name(f"test_{name.name}"))}
+        config["TEST"] = {"NAME": str(name.with_name(f"test_{os.getpid()}_{name.name}"))}
+    else:
+        config["TEST"] = {"NAME": f"test_{config['NAME']}_{os.getpid()}"}
     return config
 
 
