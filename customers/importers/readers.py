@@ -1,0 +1,673 @@
+"""Reading a CSV file into strings, and reading the strings: encodings, delimiters, money, dates.
+
+Nothing here knows about Django models or shops. Every reader works on whole columns
+(pandas), deciding things per column where a single value cannot decide (day-first or
+month-first dates, decimal comma or decimal point) and parsing each distinct value once.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import datetime as dt
+import gzip
+import io
+import lzma
+import re
+import warnings
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.utils.translation import gettext as _
+
+# A file larger than this once decompressed is refused (a small .xz can unpack to anything).
+MAX_UNCOMPRESSED_BYTES = 1_500_000_000
+# Encodings tried in order after the byte-order marks: UTF-8, then Chinese Excel's GB18030
+# (a superset of GBK), then Windows Western European. Each is tried strictly on the whole file.
+FALLBACK_ENCODINGS = ("utf-8", "gb18030", "cp1252")
+DELIMITERS = (",", ";", "\t", "|")
+CENT = Decimal("0.01")
+# Money columns are Decimal(14, 2); one more digit would not fit.
+MAX_ABS_CENTS = 10**14 - 1
+
+
+class FileRejected(Exception):
+    """The file as a whole cannot be read; the message says why in words for the shop owner."""
+
+    def __init__(self, message: str, *, column: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+
+
+# ---------------------------------------------------------------------------------------------
+# Bytes and text
+
+
+def read_file_bytes(path: Path | str) -> bytes:
+    """The file's bytes, decompressed when it is gzip, xz, bzip2 or a zip holding one file.
+
+    The compression is recognised from the first bytes, not the name. Refuses (FileRejected)
+    a zip with several files and anything over MAX_UNCOMPRESSED_BYTES once unpacked.
+    """
+    path = Path(path)
+    with path.open("rb") as fh:
+        head = fh.read(6)
+    # The streams are closed by the with-block below.
+    if head.startswith(b"\x1f\x8b"):
+        stream: io.BufferedIOBase = gzip.open(path, "rb")  # noqa: SIM115
+    elif head.startswith(b"\xfd7zXZ\x00"):
+        stream = lzma.open(path, "rb")  # noqa: SIM115
+    elif head.startswith(b"BZh"):
+        stream = bz2.open(path, "rb")  # noqa: SIM115
+    elif head.startswith(b"PK\x03\x04"):
+        archive = zipfile.ZipFile(path)
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if len(members) != 1:
+            raise FileRejected(_("The zip file must contain exactly one CSV file."))
+        stream = archive.open(members[0])
+    else:
+        stream = path.open("rb")
+    with stream:
+        try:
+            data = stream.read(MAX_UNCOMPRESSED_BYTES + 1)
+        except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:
+            raise FileRejected(_("The compressed file is damaged: %(error)s") % {"error": exc})
+    if len(data) > MAX_UNCOMPRESSED_BYTES:
+        raise FileRejected(
+            _("The file is larger than %(mb)d MB once unpacked.") % {"mb": MAX_UNCOMPRESSED_BYTES // 10**6}
+        )
+    return data
+
+
+def decode_text(data: bytes, *, encoding: str = "") -> tuple[str, str]:
+    """(text, encoding name) for the file's bytes.
+
+    With `encoding` given it is used as is. Otherwise a byte-order mark decides (UTF-8 or
+    UTF-16); without one, FALLBACK_ENCODINGS are tried in order, each strictly on the whole
+    file. Refuses (FileRejected) bytes that none of them reads.
+    """
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise FileRejected(
+                _("The file cannot be read as %(encoding)s: %(error)s") % {"encoding": encoding, "error": exc}
+            )
+    if data.startswith(b"\xef\xbb\xbf"):
+        candidates: Sequence[str] = ("utf-8-sig",)
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ("utf-16",)
+    else:
+        candidates = FALLBACK_ENCODINGS
+    for name in candidates:
+        try:
+            return data.decode(name), name
+        except UnicodeDecodeError:
+            continue
+    raise FileRejected(
+        _("The file's text encoding was not recognised (tried %(names)s); save it as UTF-8 and upload it again.")
+        % {"names": ", ".join(candidates)}
+    )
+
+
+def utf8_bytes(data: bytes, *, encoding: str = "") -> tuple[bytes, str]:
+    """(UTF-8 bytes without a byte-order mark, encoding name found) for the file's bytes.
+
+    Same rules as decode_text; a UTF-8 file is only checked, not copied, since pandas reads
+    UTF-8 bytes faster than Python text.
+    """
+    text, used = decode_text(data, encoding=encoding)
+    if used in ("utf-8", "utf8"):
+        return data, used
+    if used == "utf-8-sig":
+        return data[3:], used
+    return text.encode("utf-8"), used
+
+
+def sniff_delimiter(text: str) -> str:
+    """The field delimiter among comma, semicolon, tab and bar, judged on the first 50 lines.
+
+    The winner splits the header into the most fields and splits the lines below it into
+    that same number most often. A single-column file gets a comma.
+    """
+    sample_lines = text[:200_000].splitlines()[:50]
+    if not sample_lines:
+        return ","
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        rows = list(csv.reader(sample_lines, delimiter=delimiter))
+        if not rows:
+            continue
+        width = len(rows[0])
+        if width < 2:
+            continue
+        agreeing = sum(1 for row in rows[1:] if len(row) == width)
+        score = (agreeing, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+@dataclass
+class RawTable:
+    """The file's records as strings: `frame` has one str column per header, `row_numbers`
+    the spreadsheet row of each record (the header is row 1). `bad_lines` are
+    (row, message) for records pandas could not split into the header's columns."""
+
+    frame: pd.DataFrame
+    row_numbers: np.ndarray
+    encoding: str
+    delimiter: str
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+
+_BAD_LINE = re.compile(r"Skipping line (\d+): (.*)")
+
+
+def read_table(
+    data: bytes | str, *, encoding: str = "utf-8", delimiter: str = "", nrows: int | None = None
+) -> RawTable:
+    """Split UTF-8 bytes (or text) into a RawTable of strings (no type guessing: every cell is str).
+
+    Blank lines stay as empty records so row numbers match a spreadsheet; a record with
+    more fields than the header is left out and listed in bad_lines. Refuses (FileRejected)
+    a file with no header or unreadable quoting. `encoding` is only recorded.
+    """
+    head = data[:200_000]
+    head_text = head.decode("utf-8", errors="ignore") if isinstance(head, bytes) else head
+    if not head_text.strip():
+        raise FileRejected(_("The file is empty."))
+    delimiter = delimiter or sniff_delimiter(head_text)
+    source = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            frame = pd.read_csv(
+                source,
+                sep=delimiter,
+                dtype=str,
+                na_filter=False,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                on_bad_lines="warn",
+                engine="c",
+                encoding="utf-8",
+                nrows=nrows,
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            raise FileRejected(_("The file is not a readable CSV file: %(error)s") % {"error": exc})
+    bad_lines: list[tuple[int, str]] = []
+    for warning in caught:
+        for match in _BAD_LINE.finditer(str(warning.message)):
+            bad_lines.append((int(match.group(1)), match.group(2).strip()))
+    frame.columns = [str(c).strip() for c in frame.columns]
+    skipped = np.array(sorted(n for n, _msg in bad_lines), dtype=np.int64)
+    all_rows = np.arange(2, 2 + len(frame) + len(skipped), dtype=np.int64)
+    row_numbers = np.setdiff1d(all_rows, skipped, assume_unique=True) if len(skipped) else all_rows
+    return RawTable(frame=frame, row_numbers=row_numbers, encoding=encoding, delimiter=delimiter, bad_lines=bad_lines)
+
+
+def read_columns(data: bytes, *, delimiter: str, columns: list[str]) -> pd.DataFrame:
+    """Only `columns` of the whole file (UTF-8 bytes), as strings: for judging date formats on a preview."""
+    if not columns:
+        return pd.DataFrame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = pd.read_csv(
+            io.BytesIO(data),
+            sep=delimiter,
+            dtype=str,
+            na_filter=False,
+            keep_default_na=False,
+            on_bad_lines="skip",
+            encoding="utf-8",
+            usecols=lambda c: str(c).strip() in columns,
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def read_csv_file(path: Path | str, *, encoding: str = "", delimiter: str = "", nrows: int | None = None) -> RawTable:
+    """read_file_bytes + utf8_bytes + read_table: the whole path from a file to its strings."""
+    data, used = utf8_bytes(read_file_bytes(path), encoding=encoding)
+    return read_table(data, encoding=used, delimiter=delimiter, nrows=nrows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Money
+
+_CURRENCY_TOKEN = re.compile(
+    r"^(?:[A-Z]{3}|RMB|CN¥|US\$|HK\$|A\$|C\$|NZ\$|kr\.?|zł|Kč|Ft|元|[$€£¥₩₹₽¢฿₺₫])\s*|\s*(?:[A-Z]{3}|RMB|kr\.?|zł|Kč|Ft|元|[$€£¥₩₹₽¢฿₺₫])$"
+)
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009'’]")
+_NUMBER_SHAPE = re.compile(r"^(?:\d[\d.,]*|[.,]\d+)$")
+_COMMA_DECIMAL = re.compile(r"^[\d.]*,(?:\d{1,2}|\d{4,})$")
+
+
+def _strip_currency(value: str) -> str:
+    previous = None
+    while previous != value:
+        previous = value
+        value = _CURRENCY_TOKEN.sub("", value).strip()
+    return value
+
+
+def money_uses_decimal_comma(values: Sequence[str]) -> bool:
+    """True when some value can only be read with a decimal comma ("2,5", "1.234,50").
+
+    That settles the ambiguous values of the same column ("1.234" is then one thousand
+    two hundred and thirty-four, "1,234" one point two three four).
+    """
+    for raw in values:
+        body = _SPACES.sub("", _strip_currency(str(raw).strip()).strip("()+-−"))
+        if "," in body and "." in body:
+            if body.rfind(",") > body.rfind("."):
+                return True
+        elif body.count(",") == 1 and _COMMA_DECIMAL.match(body):
+            return True
+    return False
+
+
+def parse_money(raw: str, *, decimal_comma: bool = False) -> Decimal | None:
+    """A money string as Decimal; None for an empty cell.
+
+    Reads "$1,234.50", "1.234,50 €", "£3.20", "1 234,50", "(2.00)", "-2.00", "2.00-",
+    "EUR 9,99", "1'234.50". A lone separator followed by three digits is a thousands
+    separator unless `decimal_comma` is False and it is a point (then "1.234" is 1.234).
+    Raises ValueError for anything else ("abc", "1.2.3,4,5", "12-3").
+    """
+    value = str(raw).strip()
+    if not value:
+        return None
+    negative = False
+    value = _strip_currency(value)
+    if value.startswith("(") and value.endswith(")"):
+        negative, value = True, value[1:-1].strip()
+    value = _strip_currency(value)
+    if value[:1] in {"-", "−"}:
+        negative, value = not negative, value[1:]
+    elif value[:1] == "+":
+        value = value[1:]
+    elif value[-1:] in {"-", "−"}:
+        negative, value = not negative, value[:-1]
+    value = _SPACES.sub("", _strip_currency(value.strip()))
+    if not _NUMBER_SHAPE.match(value):
+        raise ValueError(value)
+    commas, points = value.count(","), value.count(".")
+    if commas and points:
+        decimal_sep = "," if value.rfind(",") > value.rfind(".") else "."
+        thousands = "." if decimal_sep == "," else ","
+        if value.count(decimal_sep) > 1:
+            raise ValueError(value)
+    elif commas or points:
+        sep = "," if commas else "."
+        count = commas or points
+        digits_after = len(value) - value.rfind(sep) - 1
+        if count > 1:
+            decimal_sep, thousands = "", sep
+        elif digits_after == 3 and value.rfind(sep) > 0:
+            is_decimal = (sep == "," and decimal_comma) or (sep == "." and not decimal_comma)
+            decimal_sep, thousands = (sep, "") if is_decimal else ("", sep)
+        else:
+            decimal_sep, thousands = sep, ""
+    else:
+        decimal_sep, thousands = "", ""
+    if thousands:
+        whole = value.split(decimal_sep)[0] if decimal_sep else value
+        groups = whole.split(thousands)
+        if not groups[0] or len(groups[0]) > 3 or any(len(g) != 3 for g in groups[1:]):
+            raise ValueError(value)
+        value = value.replace(thousands, "")
+    if decimal_sep and decimal_sep != ".":
+        value = value.replace(decimal_sep, ".")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(value)
+    return -amount if negative else amount
+
+
+@dataclass
+class MoneyColumn:
+    """A parsed money column: cents (0 where empty or bad) and masks. `rounded` marks values
+    with more than two decimals (rounded half-up to the cent, as the database keeps cents);
+    `zero` and `negative` are about the amount as written (0.001 is not zero)."""
+
+    cents: np.ndarray
+    empty: np.ndarray
+    bad: np.ndarray
+    zero: np.ndarray
+    negative: np.ndarray
+    rounded: np.ndarray
+
+    def take(self, codes: np.ndarray) -> MoneyColumn:
+        """Per-row arrays from per-distinct-value arrays."""
+        return MoneyColumn(*(getattr(self, f)[codes] for f in ("cents", "empty", "bad", "zero", "negative", "rounded")))
+
+
+def parse_money_column(values: Sequence[str] | np.ndarray | pd.Series) -> MoneyColumn:
+    """Parse money strings once per distinct value (see parse_money); the decimal comma is
+    decided for the whole column. Values too large for the database are marked bad."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False, use_na_sentinel=False)
+    decimal_comma = money_uses_decimal_comma(uniques)
+    n = len(uniques)
+    cents_of = np.zeros(n, dtype=np.int64)
+    empty, bad, rounded, zero, negative = (np.zeros(n, dtype=bool) for _i in range(5))
+    for i, raw in enumerate(uniques):
+        try:
+            amount = parse_money(raw, decimal_comma=decimal_comma)
+        except ValueError:
+            bad[i] = True
+            continue
+        if amount is None:
+            empty[i] = True
+            continue
+        cents = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+        if abs(cents) * 100 > MAX_ABS_CENTS:
+            bad[i] = True
+            continue
+        rounded[i] = cents != amount
+        zero[i] = amount == 0
+        negative[i] = amount < 0
+        cents_of[i] = int(cents * 100)
+    return MoneyColumn(cents_of, empty, bad, zero, negative, rounded).take(codes)
+
+
+def cents_to_decimal(cents: int) -> Decimal:
+    """Integer cents as a Decimal with two places."""
+    return (Decimal(int(cents)) / 100).quantize(CENT)
+
+
+def cents_to_strings(cents: np.ndarray) -> np.ndarray:
+    """Integer cents as "-12.34" strings (object array), formatting each distinct amount once."""
+    codes, uniques = pd.factorize(np.asarray(cents, dtype=np.int64), sort=False)
+    texts = np.array(
+        [("-" if c < 0 else "") + f"{abs(c) // 100}.{abs(c) % 100:02d}" for c in uniques.tolist()], dtype=object
+    )
+    return texts[codes]
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole numbers
+
+_INTEGER = re.compile(r"^[+-]?\d{1,9}(?:\.0*)?$")
+
+
+def parse_integer_column(values: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(numbers, empty mask, bad mask) for a column of whole numbers such as quantities.
+
+    "6", "-2", "+3", "6.0" are read (surrounding spaces ignored); "1.5", "abc" and more
+    than nine digits are bad.
+    """
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False, use_na_sentinel=False)
+    numbers = np.zeros(len(uniques), dtype=np.int64)
+    empty = np.zeros(len(uniques), dtype=bool)
+    bad = np.zeros(len(uniques), dtype=bool)
+    for i, raw in enumerate(uniques):
+        raw = raw.strip()
+        if raw == "":
+            empty[i] = True
+        elif _INTEGER.match(raw):
+            numbers[i] = int(raw.split(".")[0])
+        else:
+            bad[i] = True
+    return numbers[codes], empty[codes], bad[codes]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+
+DATE_ISO = "iso"
+DATE_DAY_FIRST = "day-first"
+DATE_MONTH_FIRST = "month-first"
+DATE_AMBIGUOUS = "ambiguous"
+DATE_INCONSISTENT = "inconsistent"
+DATE_UNKNOWN = "unknown"
+# Ways the page offers to read an ambiguous column (the key is stored in the job's options).
+DATE_ORDER_CHOICES = (DATE_DAY_FIRST, DATE_MONTH_FIRST)
+
+_TIME = (
+    r"(?:(?:\s+|T|,\s*)(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
+    r"\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?)?"
+    r"\s*(?P<tz>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?"
+)
+_NUMERIC_DATE = re.compile(r"^(?P<a>\d{1,4})[/.\-](?P<b>\d{1,2})[/.\-](?P<c>\d{1,4})" + _TIME + r"$")
+_COMPACT_DATE = re.compile(r"^(?P<a>\d{4})(?P<b>\d{2})(?P<c>\d{2})" + _TIME + r"$")
+_HAS_LETTERS = re.compile(r"[A-Za-z\u00c0-\u024f]{3}")
+
+
+@dataclass(frozen=True)
+class DateDetection:
+    """How a date column reads: order in {iso, day-first, month-first, ambiguous,
+    inconsistent, unknown, format}; `examples` are a few values that show why."""
+
+    order: str
+    fmt: str = ""
+    examples: tuple[str, ...] = ()
+
+    @property
+    def needs_choice(self) -> bool:
+        return self.order in {DATE_AMBIGUOUS, DATE_INCONSISTENT}
+
+    @property
+    def label(self) -> str:
+        labels = {
+            DATE_ISO: _("year first (ISO, e.g. 2024-03-31)"),
+            DATE_DAY_FIRST: _("day first (e.g. 31/03/2024)"),
+            DATE_MONTH_FIRST: _("month first (e.g. 03/31/2024)"),
+            DATE_AMBIGUOUS: _("ambiguous: could be day first or month first"),
+            DATE_INCONSISTENT: _("inconsistent: some values are day first, others month first"),
+            DATE_UNKNOWN: _("no dates recognised"),
+            "format": _("format %(fmt)s") % {"fmt": self.fmt},
+        }
+        return str(labels.get(self.order, self.order))
+
+
+def _extract(uniques: pd.Series) -> pd.DataFrame:
+    parts = uniques.str.extract(_NUMERIC_DATE)
+    compact = uniques.str.extract(_COMPACT_DATE)
+    missing = parts["a"].isna() & compact["a"].notna()
+    parts.loc[missing] = compact.loc[missing]
+    return parts
+
+
+def detect_date_order(values: pd.Series | Sequence[str], *, fmt: str = "") -> DateDetection:
+    """Decide how a date column is written, looking at every distinct non-empty value.
+
+    A value whose first number is over 12 makes the column day-first, one whose second
+    number is over 12 makes it month-first; values with the year first are ISO. A column
+    whose every numeric value could be either (first and second number both <= 12 and
+    different) is ambiguous and needs a choice; one with both kinds is inconsistent.
+    An explicit strftime `fmt` wins over detection.
+    """
+    if fmt:
+        return DateDetection("format", fmt=fmt)
+    uniques = pd.Series(pd.unique(pd.Series(values, dtype=object).astype(str).str.strip()), dtype=object)
+    uniques = uniques[uniques != ""].reset_index(drop=True)
+    if uniques.empty:
+        return DateDetection(DATE_UNKNOWN)
+    parts = _extract(uniques)
+    matched = parts["a"].notna()
+    if not matched.any():
+        if uniques.str.contains(_HAS_LETTERS).any():
+            return DateDetection(DATE_ISO, examples=tuple(uniques.head(3)))  # month names: unambiguous
+        return DateDetection(DATE_UNKNOWN, examples=tuple(uniques.head(3)))
+    parts = parts[matched]
+    year_first = parts["a"].str.len() == 4
+    day_month = parts[~year_first]
+    if day_month.empty:
+        return DateDetection(DATE_ISO)
+    first = day_month["a"].astype(int)
+    second = day_month["b"].astype(int)
+    day_first_evidence = first > 12
+    month_first_evidence = second > 12
+    if day_first_evidence.any() and month_first_evidence.any():
+        examples = (
+            uniques[day_month.index[day_first_evidence.to_numpy()][0]],
+            uniques[day_month.index[month_first_evidence.to_numpy()][0]],
+        )
+        return DateDetection(DATE_INCONSISTENT, examples=tuple(examples))
+    if day_first_evidence.any():
+        return DateDetection(DATE_DAY_FIRST)
+    if month_first_evidence.any():
+        return DateDetection(DATE_MONTH_FIRST)
+    if (first == second).all():
+        return DateDetection(DATE_DAY_FIRST)  # 01/01, 02/02, ...: both readings agree
+    example_idx = day_month.index[(first != second).to_numpy()][:3]
+    return DateDetection(DATE_AMBIGUOUS, examples=tuple(uniques[example_idx]))
+
+
+@dataclass
+class ParsedDates:
+    """Per row: the wall-clock time (datetime64, NaT where empty or bad), the UTC offset in
+    minutes when the value carried one (NaN otherwise), and empty / bad masks."""
+
+    wall: np.ndarray
+    offset_minutes: np.ndarray
+    empty: np.ndarray
+    bad: np.ndarray
+
+    def take(self, codes: np.ndarray) -> ParsedDates:
+        """Per-row arrays from per-distinct-value arrays."""
+        return ParsedDates(self.wall[codes], self.offset_minutes[codes], self.empty[codes], self.bad[codes])
+
+
+def _offset_minutes(tz: pd.Series) -> pd.Series:
+    tz = tz.fillna("")
+    result = pd.Series(np.nan, index=tz.index)
+    utc = tz.isin(["Z", "UTC", "GMT"])
+    result[utc] = 0.0
+    signed = tz.str.match(r"^[+-]")
+    if signed.any():
+        digits = tz[signed].str.replace(":", "", regex=False)
+        hours = digits.str[1:3].astype(int)
+        minutes = digits.str[3:5].replace("", "0").astype(int)
+        sign = np.where(digits.str[0] == "-", -1, 1)
+        result[signed] = sign * (hours * 60 + minutes)
+    return result
+
+
+def _parse_unique_dates(uniques: pd.Series, detection: DateDetection) -> tuple[pd.Series, pd.Series]:
+    """(wall-clock datetimes, offset minutes) for distinct non-empty strings; NaT = unreadable."""
+    if detection.order == "format":
+        parsed = pd.to_datetime(uniques, format=detection.fmt, errors="coerce")
+        offsets = pd.Series(np.nan, index=uniques.index)
+        if getattr(parsed.dt, "tz", None) is not None:
+            offsets[:] = 0.0
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        return parsed, offsets
+    parts = _extract(uniques)
+    year_first = parts["a"].str.len() == 4
+    a = pd.to_numeric(parts["a"], errors="coerce")
+    b = pd.to_numeric(parts["b"], errors="coerce")
+    c = pd.to_numeric(parts["c"], errors="coerce")
+    month_first = detection.order == DATE_MONTH_FIRST
+    year = c.where(~year_first, a)
+    if month_first:
+        month = b.where(year_first, a)
+        day = c.where(year_first, b)
+    else:
+        month = b
+        day = c.where(year_first, a)
+    short_year = (~year_first) & (parts["c"].str.len() == 2)
+    year = year.where(~short_year, np.where(year < 70, year + 2000, year + 1900))
+    bad_year_shape = (~year_first) & ~parts["c"].str.len().isin([2, 4])
+    hour = pd.to_numeric(parts["hour"], errors="coerce").fillna(0)
+    ampm = parts["ampm"].fillna("").str.lower().str.replace(".", "", regex=False)
+    hour = hour.where(~((ampm == "am") & (hour == 12)), 0)
+    hour = hour.where(~((ampm == "pm") & (hour < 12)), hour + 12)
+    frame = pd.DataFrame(
+        {
+            "year": year,
+            "month": month,
+            "day": day,
+            "hour": hour,
+            "minute": pd.to_numeric(parts["minute"], errors="coerce").fillna(0),
+            "second": pd.to_numeric(parts["second"], errors="coerce").fillna(0),
+        }
+    )
+    ok = frame[["year", "month", "day"]].notna().all(axis=1) & ~bad_year_shape
+    parsed = pd.Series(pd.NaT, index=uniques.index, dtype="datetime64[ns]")
+    if ok.any():
+        parsed[ok] = pd.to_datetime(frame[ok].astype("int64"), errors="coerce")
+    fraction = parts["fraction"].fillna("")
+    has_fraction = ok & (fraction != "")
+    if has_fraction.any():
+        micros = fraction[has_fraction].str.ljust(6, "0").str[:6].astype(int)
+        parsed[has_fraction] = parsed[has_fraction] + pd.to_timedelta(micros, unit="us")
+    offsets = _offset_minutes(parts["tz"])
+    # Values with a month name ("9 Dec 2011", "Dec 9, 2011 8:26 AM"): unambiguous, read one by one.
+    texty = parts["a"].isna() & uniques.str.contains(_HAS_LETTERS)
+    for idx in uniques.index[texty.to_numpy()]:
+        try:
+            value = pd.Timestamp(uniques[idx])
+        except (ValueError, OverflowError):
+            continue
+        if value.tzinfo is not None:
+            offsets[idx] = 0.0
+            value = value.tz_convert("UTC").tz_localize(None)
+        parsed[idx] = value
+    return parsed, offsets
+
+
+def parse_date_column(values: Sequence[str] | np.ndarray | pd.Series, detection: DateDetection) -> ParsedDates:
+    """Parse a column of date strings the way `detection` says, each distinct value once.
+
+    Refuses nothing itself: empty cells and unreadable values (31/02/2024, "soon") come
+    back in the masks for the caller to report. An ambiguous detection reads day-first;
+    the caller must have refused such a column before.
+    """
+    stripped = pd.Series(np.asarray(values, dtype=object), dtype=object).str.strip()
+    codes, uniques = pd.factorize(stripped, sort=False, use_na_sentinel=False)
+    unique_series = pd.Series(uniques, dtype=object)
+    non_empty = unique_series != ""
+    wall = pd.Series(pd.NaT, index=unique_series.index, dtype="datetime64[ns]")
+    offsets = pd.Series(np.nan, index=unique_series.index)
+    if non_empty.any():
+        parsed, parsed_offsets = _parse_unique_dates(unique_series[non_empty], detection)
+        wall[non_empty] = parsed
+        offsets[non_empty] = parsed_offsets
+    unique_empty = (~non_empty).to_numpy()
+    unique_bad = (non_empty & wall.isna()).to_numpy()
+    return ParsedDates(
+        wall=wall.to_numpy()[codes],
+        offset_minutes=offsets.to_numpy()[codes],
+        empty=unique_empty[codes],
+        bad=unique_bad[codes],
+    )
+
+
+def dates_to_utc(parsed: ParsedDates, tz: dt.tzinfo | str) -> np.ndarray:
+    """UTC datetime64 per row: values with an offset are shifted by it, naive values are
+    taken as wall-clock time in `tz` (the shop's time zone). In a repeated autumn hour the
+    first (summer-time) reading wins; a time skipped in spring moves forward to a real one."""
+    wall = pd.DatetimeIndex(parsed.wall)
+    naive = np.isnan(parsed.offset_minutes)
+    result = np.full(len(wall), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if naive.any():
+        local = wall[naive]
+        codes, uniques = pd.factorize(local)
+        uniques = pd.DatetimeIndex(uniques)
+        localized = uniques.tz_localize(
+            str(tz), ambiguous=np.ones(len(uniques), dtype=bool), nonexistent="shift_forward"
+        ).tz_convert("UTC")
+        values = localized.tz_localize(None).to_numpy()
+        out = np.full(len(local), np.datetime64("NaT"), dtype="datetime64[ns]")
+        valid = codes >= 0
+        out[valid] = values[codes[valid]]
+        result[naive] = out
+    aware = ~naive
+    if aware.any():
+        shift = pd.to_timedelta(parsed.offset_minutes[aware], unit="min").to_numpy()
+        result[aware] = wall[aware].to_numpy() - shift
+    return result

@@ -1,0 +1,395 @@
+"""Bulk upsert of cleaned frames, keyed by (shop, source="csv", external_id).
+
+Call these inside one transaction.atomic(): they write customers, products, orders, then
+lines, each in large batches. Existing rows are read in chunks by external id and only
+changed rows are updated; an order whose lines differ from the stored ones gets its lines
+replaced, so importing the same file twice changes nothing. Empty cells never erase a
+stored value.
+
+On PostgreSQL new rows go in with COPY (ids reserved from the table's sequence first, so
+lines can point at their orders); elsewhere with bulk_create and, for lines, executemany.
+Both set shop_id explicitly: raw SQL bypasses the scoped manager, so the shop given here
+is the wall.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from django.db import connection, models
+from django.utils import timezone
+
+from customers.importers.readers import cents_to_decimal, cents_to_strings
+from customers.models import Customer, Order, OrderLine, OrderStatus, Product, Source
+from shops.models import Shop
+
+ProgressFn = Callable[[str, int, int], None]
+
+IN_CHUNK = 900  # values per IN (...): under SQLite's 999 query parameters
+LINE_BATCH = 50_000
+BULK_BATCH = 2_000
+REVENUE_STATUSES = (str(OrderStatus.PAID), str(OrderStatus.RETURNED))
+CUSTOMER_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "birth_date",
+    "gender",
+    "city",
+    "country",
+    "email_consent",
+)
+PRODUCT_FIELDS = ("sku", "title", "category", "brand", "price")
+ORDER_FIELDS = ("customer_id", "placed_at", "currency", "total", "status")
+
+
+@dataclass
+class Changes:
+    """What an upsert did (or, in a dry run, would do) to one kind of row."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+@dataclass
+class WriteResult:
+    customers: Changes = field(default_factory=Changes)
+    products: Changes = field(default_factory=Changes)
+    orders: Changes = field(default_factory=Changes)
+    lines_written: int = 0
+    lines_deleted: int = 0
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _existing(model: type[models.Model], *, shop: Shop, keys: list[str], fields: list[str]) -> dict[str, dict]:
+    """external_id -> {id, *fields} of the shop's CSV rows among `keys` (read in chunks)."""
+    found: dict[str, dict] = {}
+    if not model.unscoped.filter(shop=shop, source=Source.CSV).exists():
+        return found
+    for chunk in _chunks(keys, IN_CHUNK):
+        for row in model.unscoped.filter(shop=shop, source=Source.CSV, external_id__in=chunk).values(
+            "id", "external_id", *fields
+        ):
+            found[row["external_id"]] = row
+    return found
+
+
+def create_rows(model: type[models.Model], rows: list[dict]) -> list[int]:
+    """Insert new rows given as {attname: value} (unset fields get their defaults); returns their pks.
+
+    COPY on PostgreSQL, with ids reserved from the table's sequence first, so no model
+    instance is built; bulk_create elsewhere. No signals are sent (as with bulk_create).
+    """
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        objs = [model(**row) for row in rows]
+        model.unscoped.bulk_create(objs, batch_size=BULK_BATCH)
+        return [obj.pk for obj in objs]
+    meta = model._meta
+    now = timezone.now()
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    defaults = {}
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            defaults[f.attname] = now
+        elif f.has_default():
+            defaults[f.attname] = f.get_default()
+        else:
+            defaults[f.attname] = None
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    names = [f.attname for f in fields]
+    columns = ", ".join(connection.ops.quote_name(c) for c in [meta.pk.column, *(f.column for f in fields)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(rows)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for pk, row in zip(ids, rows, strict=True):
+                values = [pk]
+                for name in names:
+                    value = row.get(name, defaults[name])
+                    values.append(json.dumps(value) if name in json_fields else value)
+                copy.write_row(values)
+    return ids
+
+
+def _present(value) -> bool:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return False
+    return value != ""
+
+
+def _upsert(
+    model: type[models.Model], *, shop: Shop, frame: pd.DataFrame, values_for: Callable[[dict], dict], extra: tuple = ()
+) -> tuple[np.ndarray, Changes]:
+    """Create or update `model` rows from `frame` (column external_id); returns (pk per frame row, changes).
+
+    `values_for(row)` turns a frame row into model field values; absent values (empty or
+    None) are left out, so they never overwrite what is stored.
+    """
+    changes = Changes()
+    incoming = [
+        (str(r["external_id"]), {k: v for k, v in values_for(r).items() if _present(v)})
+        for r in frame.to_dict("records")
+    ]
+    fields = sorted({name for _key, values in incoming for name in values} | set(extra))
+    existing = _existing(model, shop=shop, keys=[key for key, _values in incoming], fields=fields)
+    now = timezone.now()
+    ids = np.zeros(len(incoming), dtype=np.int64)
+    to_create: list[tuple[int, dict]] = []
+    to_update, updated_fields = [], set()
+    for position, (key, values) in enumerate(incoming):
+        stored = existing.get(key)
+        if stored is None:
+            row = {"shop_id": shop.pk, "source": Source.CSV.value, "external_id": key, **values}
+            if values.get("email_consent"):
+                row["email_consent_at"] = now
+            to_create.append((position, row))
+            continue
+        ids[position] = stored["id"]
+        diff = {name: value for name, value in values.items() if stored.get(name) != value}
+        if diff.get("email_consent") and not stored.get("email_consent"):
+            diff["email_consent_at"] = now
+        if not diff:
+            changes.unchanged += 1
+            continue
+        obj = model(pk=stored["id"], shop=shop, source=Source.CSV, external_id=key, updated_at=now)
+        for name, value in ({name: stored[name] for name in fields} | diff).items():
+            setattr(obj, name, value)
+        to_update.append(obj)
+        updated_fields.update(diff)
+    created_ids = create_rows(model, [row for _position, row in to_create])
+    for (position, _row), pk in zip(to_create, created_ids, strict=True):
+        ids[position] = pk
+    if to_update:
+        model.unscoped.bulk_update(to_update, sorted(updated_fields | {"updated_at"}), batch_size=BULK_BATCH // 2)
+    changes.created, changes.updated = len(to_create), len(to_update)
+    return ids, changes
+
+
+def upsert_customers(*, shop: Shop, customers: pd.DataFrame) -> tuple[np.ndarray, Changes]:
+    """Customers by external id; returns (pk per frame row, changes)."""
+
+    def values_for(row: dict) -> dict:
+        return {name: row[name] for name in CUSTOMER_FIELDS if name in row}
+
+    return _upsert(Customer, shop=shop, frame=customers, values_for=values_for, extra=("email_consent_at",))
+
+
+def upsert_products(*, shop: Shop, products: pd.DataFrame) -> tuple[np.ndarray, Changes]:
+    """Products by external id (SKU, or "name:..." without one); returns (pk per frame row, changes)."""
+
+    def values_for(row: dict) -> dict:
+        values = {name: row[name] for name in ("sku", "title", "category", "brand") if name in row}
+        if _present(row.get("price_cents")):
+            values["price"] = cents_to_decimal(int(row["price_cents"]))
+        return values
+
+    return _upsert(Product, shop=shop, frame=products, values_for=values_for)
+
+
+def _line_hashes(product_ids: np.ndarray, quantities: np.ndarray, cents: np.ndarray) -> np.ndarray:
+    """A 64-bit fingerprint per line; summed per order it compares line sets in any order."""
+    with np.errstate(over="ignore"):
+        h = product_ids.astype(np.int64).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        h ^= quantities.astype(np.int64).astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+        h ^= cents.astype(np.int64).astype(np.uint64) * np.uint64(0x165667B19E3779F9)
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+    return h
+
+
+def _signatures(order_ids: np.ndarray, hashes: np.ndarray) -> dict[int, tuple[int, int]]:
+    """order id -> (line count, wrapped sum of line hashes)."""
+    if not len(order_ids):
+        return {}
+    codes, uniques = pd.factorize(order_ids)
+    sums = np.zeros(len(uniques), dtype=np.uint64)
+    np.add.at(sums, codes, hashes)
+    counts = np.bincount(codes, minlength=len(uniques))
+    return {int(u): (int(c), int(s)) for u, c, s in zip(uniques, counts, sums, strict=True)}
+
+
+def _stored_signatures(*, shop: Shop, order_ids: np.ndarray) -> dict[int, tuple[int, int]]:
+    """Signatures of the stored lines of `order_ids`: one raw query over the shop's lines,
+    narrowed in memory (far faster than the ORM for half a million rows)."""
+    if not len(order_ids):
+        return {}
+    table = connection.ops.quote_name(OrderLine._meta.db_table)
+    sql = (
+        "SELECT order_id, COALESCE(product_id, 0), quantity, CAST(ROUND(unit_price * 100) AS BIGINT) "  # noqa: S608
+        f"FROM {table} WHERE shop_id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [shop.pk])
+        rows = cursor.fetchall()
+    if not rows:
+        return {}
+    stored = np.array(rows, dtype=np.int64)
+    del rows
+    stored = stored[np.isin(stored[:, 0], order_ids)]
+    return _signatures(stored[:, 0], _line_hashes(stored[:, 1], stored[:, 2], stored[:, 3]))
+
+
+def insert_lines(
+    *,
+    shop: Shop,
+    order_ids: np.ndarray,
+    product_ids: np.ndarray,
+    quantities: np.ndarray,
+    cents: np.ndarray,
+    progress: ProgressFn | None = None,
+) -> int:
+    """Insert order lines in batches (COPY on PostgreSQL, executemany elsewhere); returns the count."""
+    total = len(order_ids)
+    if not total:
+        return 0
+    table = connection.ops.quote_name(OrderLine._meta.db_table)
+    names = ("shop", "order", "product", "quantity", "unit_price")
+    column_sql = ", ".join(connection.ops.quote_name(OrderLine._meta.get_field(n).column) for n in names)
+    prices = cents_to_strings(cents)
+    shop_id = int(shop.pk)
+    with connection.cursor() as cursor:
+        for start in range(0, total, LINE_BATCH):
+            stop = min(start + LINE_BATCH, total)
+            batch = zip(
+                order_ids[start:stop].tolist(),
+                product_ids[start:stop].tolist(),
+                quantities[start:stop].tolist(),
+                prices[start:stop].tolist(),
+                strict=True,
+            )
+            if connection.vendor == "postgresql":
+                text = "".join(f"{shop_id}\t{o}\t{p}\t{q}\t{c}\n" for o, p, q, c in batch)
+                with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
+                    copy.write(text)
+            else:
+                cursor.executemany(
+                    f"INSERT INTO {table} ({column_sql}) VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
+                    [(shop_id, o, p, q, c) for o, p, q, c in batch],
+                )
+            if progress:
+                progress("writing", stop, total)
+    return total
+
+
+def upsert_orders(
+    *,
+    shop: Shop,
+    orders: pd.DataFrame,
+    lines: pd.DataFrame,
+    customer_ids: np.ndarray,
+    product_ids: np.ndarray,
+    progress: ProgressFn | None = None,
+) -> tuple[Changes, int, int]:
+    """Orders by external id with their lines; returns (order changes, lines written, lines deleted).
+
+    `customer_ids` / `product_ids` are the pks of the customers / products frames, indexed
+    by the positions in orders.customer_pos and lines.product_pos. An existing order is
+    updated when its customer, date, currency, total or status differ, and its lines are
+    replaced when they differ from the stored ones (compared as a multiset of
+    (product, quantity, price)); otherwise it is left alone.
+    """
+    changes = Changes()
+    now = timezone.now()
+    keys = orders["external_id"].tolist()
+    positions = orders["customer_pos"].to_numpy()
+    customer_of = [int(customer_ids[p]) if p >= 0 else None for p in positions.tolist()]
+    placed = pd.DatetimeIndex(orders["placed_at"]).tz_localize("UTC").to_pydatetime()
+    totals = [cents_to_decimal(c) for c in orders["total_cents"].tolist()]
+    existing = _existing(Order, shop=shop, keys=keys, fields=list(ORDER_FIELDS))
+
+    order_ids = np.zeros(len(keys), dtype=np.int64)
+    is_existing = np.zeros(len(keys), dtype=bool)
+    for position, key in enumerate(keys):
+        stored = existing.get(key)
+        if stored is not None:
+            order_ids[position] = stored["id"]
+            is_existing[position] = True
+    order_pos = lines["order_pos"].to_numpy()
+    line_products = product_ids[lines["product_pos"].to_numpy()]
+    quantities = lines["quantity"].to_numpy(dtype=np.int64)
+    cents = lines["cents"].to_numpy(dtype=np.int64)
+
+    # Which re-imported orders have lines that differ from the stored ones?
+    lines_changed: set[int] = set()
+    if is_existing.any():
+        of_existing = is_existing[order_pos]
+        incoming = _signatures(
+            order_ids[order_pos[of_existing]],
+            _line_hashes(line_products[of_existing], quantities[of_existing], cents[of_existing]),
+        )
+        stored_sig = _stored_signatures(shop=shop, order_ids=order_ids[is_existing])
+        lines_changed = {order_id for order_id, sig in incoming.items() if stored_sig.get(order_id) != sig}
+
+    to_create: list[tuple[int, dict]] = []
+    to_update = []
+    for position, (key, customer_id, placed_at, currency, total, status) in enumerate(
+        zip(keys, customer_of, placed, orders["currency"].tolist(), totals, orders["status"].tolist(), strict=True)
+    ):
+        values = {
+            "customer_id": customer_id,
+            "placed_at": placed_at,
+            "currency": currency,
+            "total": total,
+            "status": status,
+        }
+        stored = existing.get(key)
+        if stored is None:
+            to_create.append((position, {"shop_id": shop.pk, "source": Source.CSV.value, "external_id": key, **values}))
+            continue
+        differs = any(stored[name] != value for name, value in values.items())
+        if differs:
+            to_update.append(Order(pk=stored["id"], shop=shop, updated_at=now, **values))
+        if differs or stored["id"] in lines_changed:
+            changes.updated += 1
+        else:
+            changes.unchanged += 1
+    created_ids = create_rows(Order, [row for _position, row in to_create])
+    for (position, _row), pk in zip(to_create, created_ids, strict=True):
+        order_ids[position] = pk
+    changes.created = len(to_create)
+    if to_update:
+        Order.unscoped.bulk_update(to_update, [*ORDER_FIELDS, "updated_at"], batch_size=1000)
+
+    deleted = 0
+    for chunk in _chunks(sorted(lines_changed), IN_CHUNK):
+        deleted += OrderLine.unscoped.filter(shop=shop, order_id__in=chunk).delete()[0]
+
+    line_orders = order_ids[order_pos]
+    write = ~is_existing[order_pos]
+    if lines_changed:
+        write |= np.isin(line_orders, np.fromiter(lines_changed, dtype=np.int64, count=len(lines_changed)))
+    written = insert_lines(
+        shop=shop,
+        order_ids=line_orders[write],
+        product_ids=line_products[write],
+        quantities=quantities[write],
+        cents=cents[write],
+        progress=progress,
+    )
+    return changes, written, deleted
+
+
+def net_revenue(orders: pd.DataFrame) -> Decimal:
+    """Sales minus returns: the line amounts of paid and returned orders (as the dashboard counts them)."""
+    counted = orders["status"].isin(REVENUE_STATUSES)
+    return cents_to_decimal(int(orders.loc[counted, "lines_cents"].sum()))
