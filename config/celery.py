@@ -14,3 +14,5 @@ app.conf.task_routes = {
     "campaigns.*": {"queue": "campaigns"},
 }
 app.autodiscover_tasks()
+# Task modules below an app package are not found by the default discovery.
+app.autodiscover_tasks(["customers.integrations", "customers.importers"])

@@ -164,6 +164,19 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic work; run exactly one `celery -A config beat`.
+CELERY_BEAT_SCHEDULE: dict = {
+    "sync-platform-connections": {"task": "customers.sync_all_connections", "schedule": 15 * 60},
+}
+
+# Outbound platform pulls refuse private / loopback addresses unless this is on (tests).
+INTEGRATIONS_ALLOW_LOCAL_URLS = env_bool("INTEGRATIONS_ALLOW_LOCAL_URLS", default=False)
+
+if REDIS_URL:
+    # Shared by every web process, so rate limits (survey) hold across gunicorn workers.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# A full bulk-API batch (1,000 orders with their lines) fits.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 # Start an analysis run after every import, sync or demo load (tests switch it off).
 ANALYTICS_AUTORUN = env_bool("ANALYTICS_AUTORUN", default=True)
@@ -189,6 +202,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"SourceEnum": "customers.models.Source"},
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -1,8 +1,36 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+"""The customers API: read-only lists, bulk upserts, and single events and reviews."""
 
-from customers import selectors
-from customers.serializers import CustomerOutputSerializer, OrderOutputSerializer, ProductOutputSerializer
-from shops.api import ShopReadOnlyViewSet
+import decimal
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.response import Response
+
+from customers import selectors, services
+from customers.models import Customer
+from customers.serializers import (
+    ApiErrorSerializer,
+    BulkResultSerializer,
+    CreatedSerializer,
+    CustomerBulkSerializer,
+    CustomerOutputSerializer,
+    EventInputSerializer,
+    OrderBulkSerializer,
+    OrderOutputSerializer,
+    ProductBulkSerializer,
+    ProductOutputSerializer,
+    ReviewInputSerializer,
+    customer_inputs_from_body,
+    order_inputs_from_body,
+    product_inputs_from_body,
+)
+from shops.api import ShopGenericAPIView, ShopReadOnlyViewSet
 
 
 @extend_schema_view(
@@ -34,3 +62,202 @@ class OrderViewSet(ShopReadOnlyViewSet):
 
     def get_shop_queryset(self, shop):
         return selectors.order_list(shop=shop)
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def _errors_response(errors: list, status_code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    return Response({"errors": [e.as_dict() for e in errors]}, status=status_code)
+
+
+def _drf_errors(detail: dict, prefix: str = "") -> list[dict]:
+    """DRF's {"field": ["message"]} as the API's [{"index": None, "field", "message"}]."""
+    flat = []
+    for name, messages in detail.items():
+        field_name = "" if name == "non_field_errors" else f"{prefix}{name}"
+        if isinstance(messages, dict):
+            flat.extend(_drf_errors(messages, prefix=f"{field_name}."))
+            continue
+        for message in messages if isinstance(messages, list) else [messages]:
+            flat.append({"index": None, "field": field_name, "message": str(message)})
+    return flat
+
+
+class IdempotentWriteMixin:
+    """POST handled at most once per `Idempotency-Key` header (optional).
+
+    The first successful answer is stored with a hash of the raw body and replayed
+    for the same key and body (header Idempotent-Replayed: true); the same key with
+    another body or endpoint gets 422. Refused requests (4xx) are not stored, so a
+    corrected request may reuse the key. The answer and the writes commit together.
+    """
+
+    def post(self, request, *args, **kwargs):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        body = request.body  # read before anything parses it, for the hash
+        if not key:
+            return self.handle_write(request, body)
+        if len(key) > 255:
+            return Response(
+                {"errors": [{"index": None, "field": "Idempotency-Key", "message": _("At most 255 characters.")}]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        request_hash = hashlib.sha256(body).hexdigest()
+        lookup = {"shop": request.shop, "key": key, "endpoint": request.path, "request_hash": request_hash}
+        try:
+            with transaction.atomic():
+                record = services.idempotency_record_get(**lookup)
+                if record is not None:
+                    return self._replay(record)
+                response = self.handle_write(request, body)
+                if status.is_success(response.status_code):
+                    services.idempotency_record_save(**lookup, status=response.status_code, body=response.data)
+                return response
+        except services.IdempotencyConflict:
+            return self._conflict(key)
+        except IntegrityError:
+            # A concurrent request with the same key committed first: answer as it did.
+            try:
+                record = services.idempotency_record_get(**lookup)
+            except services.IdempotencyConflict:
+                return self._conflict(key)
+            if record is None:
+                raise
+            return self._replay(record)
+
+    def _replay(self, record) -> Response:
+        return Response(record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"})
+
+    def _conflict(self, key: str) -> Response:
+        message = _(
+            "The Idempotency-Key “%(key)s” was already used for a different request; use a new key for a new request."
+        ) % {"key": key}
+        return Response(
+            {"errors": [{"index": None, "field": "Idempotency-Key", "message": message}]},
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+
+    def handle_write(self, request, body: bytes) -> Response:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _json_body(body: bytes) -> Any:
+    # Decimal for JSON numbers, so 19.9 stays exactly 19.9 if a client sends numbers for money.
+    return json.loads(body or b"null", parse_float=decimal.Decimal)
+
+
+class BulkUpsertView(IdempotentWriteMixin, ShopGenericAPIView):
+    """POST {"items": [...]} (at most 1,000): upsert by (source, external_id), all or nothing."""
+
+    parse_items: Callable
+    upsert: Callable
+
+    def get_shop_queryset(self, shop):
+        return Customer.objects.none()
+
+    def handle_write(self, request, body: bytes) -> Response:
+        try:
+            payload = _json_body(body)
+        except ValueError:
+            return Response(
+                {"errors": [{"index": None, "field": "", "message": _("The body is not valid JSON.")}]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            items = type(self).parse_items(payload, tzinfo=request.shop.tzinfo)
+            report = type(self).upsert(shop=request.shop, items=items, reason="api")
+        except services.UpsertError as exc:
+            return _errors_response(exc.errors)
+        return Response(report.as_dict(), status=status.HTTP_200_OK)
+
+
+_BULK_RESPONSES = {200: BulkResultSerializer, 400: ApiErrorSerializer, 422: ApiErrorSerializer}
+_IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string; a repeat with the same body replays the first answer, another body gets 422.",
+)
+
+
+@extend_schema(
+    summary="Upsert customers (at most 1,000 per request)",
+    request=CustomerBulkSerializer,
+    responses=_BULK_RESPONSES,
+    parameters=[_IDEMPOTENCY_HEADER],
+)
+class CustomerBulkUpsertView(BulkUpsertView):
+    parse_items = staticmethod(customer_inputs_from_body)
+    upsert = staticmethod(services.customers_upsert)
+
+
+@extend_schema(
+    summary="Upsert products (at most 1,000 per request)",
+    request=ProductBulkSerializer,
+    responses=_BULK_RESPONSES,
+    parameters=[_IDEMPOTENCY_HEADER],
+)
+class ProductBulkUpsertView(BulkUpsertView):
+    parse_items = staticmethod(product_inputs_from_body)
+    upsert = staticmethod(services.products_upsert)
+
+
+@extend_schema(
+    summary="Upsert orders with their lines (at most 1,000 per request)",
+    request=OrderBulkSerializer,
+    responses=_BULK_RESPONSES,
+    parameters=[_IDEMPOTENCY_HEADER],
+)
+class OrderBulkUpsertView(BulkUpsertView):
+    parse_items = staticmethod(order_inputs_from_body)
+    upsert = staticmethod(services.orders_upsert)
+
+
+class SingleCreateView(IdempotentWriteMixin, ShopGenericAPIView):
+    """POST one object, validated by `input_serializer` with the shop in its context."""
+
+    input_serializer: type
+    create: Callable
+
+    def get_shop_queryset(self, shop):
+        return Customer.objects.none()
+
+    def handle_write(self, request, body: bytes) -> Response:
+        try:
+            payload = _json_body(body)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return Response(
+                {"errors": [{"index": None, "field": "", "message": _("Send one JSON object.")}]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        serializer = self.input_serializer(data=payload, context={"shop": request.shop})
+        if not serializer.is_valid():
+            return Response({"errors": _drf_errors(serializer.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        obj = type(self).create(shop=request.shop, **serializer.validated_data)
+        return Response({"id": obj.pk}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    summary="Record a browsing event (page view, search, add to cart, checkout)",
+    request=EventInputSerializer,
+    responses={201: CreatedSerializer, 400: ApiErrorSerializer, 422: ApiErrorSerializer},
+    parameters=[_IDEMPOTENCY_HEADER],
+)
+class EventCreateView(SingleCreateView):
+    input_serializer = EventInputSerializer
+    create = staticmethod(services.event_create)
+
+
+@extend_schema(
+    summary="Record a product review",
+    request=ReviewInputSerializer,
+    responses={201: CreatedSerializer, 400: ApiErrorSerializer, 422: ApiErrorSerializer},
+    parameters=[_IDEMPOTENCY_HEADER],
+)
+class ReviewCreateView(SingleCreateView):
+    input_serializer = ReviewInputSerializer
+    create = staticmethod(services.review_create)

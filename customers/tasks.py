@@ -23,6 +23,3 @@ def load_demo_data(shop_id: int, customers: int = 3000, seed: int = 7) -> dict:
         if Order.objects.exists():
             return {"skipped": "shop already has orders"}
         return demo_shop_generate(shop=shop, customers=customers, seed=seed).as_dict()
-
-# Tasks that live in sub-packages; Celery's autodiscovery only imports <app>.tasks.
-from customers.importers import tasks as _import_tasks  # noqa: E402, F401
