@@ -166,3 +166,61 @@ def segments_current(*, shop: Shop) -> QuerySet[Segment]:
     if run is not None:
         q |= Q(run=run)
     return Segment.objects.for_shop(shop).filter(q)
+
+
+def definition_fields(definition: dict) -> list[str]:
+    """The profile fields a condition tree tests, in order, each once."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        if "conditions" in node:
+            for child in node.get("conditions") or []:
+                walk(child)
+        elif node.get("field") in FIELDS and node["field"] not in found:
+            found.append(node["field"])
+
+    walk(definition)
+    return found
+
+
+def _field_value(score: CustomerScore, field: str) -> Any:
+    value: Any = score
+    for part in FIELDS[field].lookup.split("__"):
+        value = getattr(value, part, None)
+    return value
+
+
+def custom_segment_reason(score: CustomerScore, definition: dict) -> str:
+    """Why a customer matches a custom segment: their values of the fields it tests.
+
+    For example "RFM group: At risk; Predicted CLV (12 months): 250.00" (at most 300 characters).
+    """
+    parts = [f"{FIELDS[f].label}: {_field_value(score, f)}" for f in definition_fields(definition)]
+    return "; ".join(parts)[:300]
+
+
+def customer_segments(*, shop: Shop, customer_id: int, run: AnalysisRun) -> list[tuple[Segment, str]]:
+    """The segments a customer is in as of a run, each with the reason: the run's computed
+    segments (from the memberships) and the custom segments whose definition they match."""
+    found = [
+        (m.segment, m.reason)
+        for m in SegmentMembership.objects.for_shop(shop)
+        .filter(run=run, customer_id=customer_id)
+        .select_related("segment")
+        .order_by("segment__kind", "segment__key")
+    ]
+    score = (
+        CustomerScore.objects.for_shop(shop).filter(run=run, customer_id=customer_id).select_related("customer").first()
+    )
+    if score is None:
+        return found
+    for segment in Segment.objects.for_shop(shop).filter(kind=SegmentKind.CUSTOM).order_by("name", "pk"):
+        try:
+            q = definition_to_q(segment.definition)
+        except DefinitionError:
+            continue
+        if CustomerScore.objects.for_shop(shop).filter(pk=score.pk).filter(q).exists():
+            found.append((segment, custom_segment_reason(score, segment.definition)))
+    return found

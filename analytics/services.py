@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import time
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics import frames
 from analytics.compute import pipeline
@@ -28,12 +31,28 @@ from analytics.models import (
     SegmentKind,
     SegmentMembership,
 )
+from analytics.segments import current_run, custom_segment_scores, definition_to_q
 from customers.models import Product
 from shops.models import Shop
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 BATCH = 5000
+# The worker's hard time limit for one run; a run still "running" after it (plus a margin) lost its worker.
+RUN_TIME_LIMIT = 30 * 60
+STALE_RUNNING = dt.timedelta(seconds=RUN_TIME_LIMIT + 5 * 60)
+STALE_QUEUED = dt.timedelta(hours=6)
+CHURN_FROM_RFM = {
+    "Lost": "high",
+    "Hibernating": "high",
+    "At risk": "high",
+    "Cannot lose them": "high",
+    "About to sleep": "medium",
+    "Need attention": "medium",
+}
+
+
+# --------------------------------------------------------------------------- runs
 
 
 def analysis_run_create(
@@ -45,33 +64,72 @@ def analysis_run_create(
     return AnalysisRun.objects.for_shop(shop).create(shop=shop, params=params, trigger=trigger, created_by=created_by)
 
 
-def analysis_run_request(*, shop: Shop, params: dict | None = None, trigger: str = "owner", created_by=None):
+def analysis_run_request(
+    *, shop: Shop, params: dict | None = None, trigger: str = "owner", created_by=None
+) -> tuple[AnalysisRun, bool]:
     """Create a run and queue it after commit, unless one is already queued or running.
 
-    Returns (run, created). A data change while a run is waiting does not add another.
+    Returns (run, created). A data change while a run is waiting does not add another: requests
+    of one shop are serialised on the shop's row, so two at once cannot both create a run.
+    Runs whose worker was lost are marked failed first, so they cannot block the shop for ever.
     """
     from analytics import tasks
 
-    pending = AnalysisRun.objects.for_shop(shop).filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
-    if pending is not None:
-        return pending, False
-    run = analysis_run_create(shop=shop, params=params, trigger=trigger, created_by=created_by)
-    transaction.on_commit(lambda: tasks.run_analysis.delay(run.pk))
+    with transaction.atomic():
+        Shop.objects.select_for_update().filter(pk=shop.pk).first()
+        analysis_runs_fail_stale(shop=shop)
+        pending = AnalysisRun.objects.for_shop(shop).filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
+        if pending is not None:
+            return pending, False
+        run = analysis_run_create(shop=shop, params=params, trigger=trigger, created_by=created_by)
+        transaction.on_commit(lambda: tasks.run_analysis.delay(run.pk))
     return run, True
 
 
+def analysis_runs_fail_stale(*, shop: Shop) -> int:
+    """Mark failed the runs whose worker died (running past the time limit) or whose message was lost."""
+    now = timezone.now()
+    runs = AnalysisRun.objects.for_shop(shop)
+    lost = runs.filter(status=RunStatus.RUNNING, started_at__lt=now - STALE_RUNNING).update(
+        status=RunStatus.FAILED, error=_("The worker stopped before the run finished."), finished_at=now
+    )
+    never = runs.filter(status=RunStatus.QUEUED, created_at__lt=now - STALE_QUEUED).update(
+        status=RunStatus.FAILED, error=_("No worker picked the run up."), finished_at=now
+    )
+    return lost + never
+
+
 def pipeline_params(params: dict[str, Any]) -> pipeline.PipelineParams:
+    """The pipeline's parameters from a run's stored params; ValueError names a bad one."""
     only = params.get("only") or pipeline.STEPS
     if isinstance(only, str):
         only = [s.strip() for s in only.split(",") if s.strip()]
+    calibration_end = params.get("calibration_end")
+    if calibration_end not in (None, ""):
+        try:
+            calibration_end = pd.Timestamp(calibration_end)
+        except (TypeError, ValueError):
+            raise ValueError(f"calibration_end {calibration_end!r} is not a date (use YYYY-MM-DD)") from None
+    else:
+        calibration_end = None
+
+    def number(name: str, kind: type, default: Any = None) -> Any:
+        value = params.get(name, default)
+        if value is None:
+            return None
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, not {value!r}") from None
+
     return pipeline.PipelineParams(
         only=tuple(only),
-        min_support=params.get("min_support"),
-        min_confidence=params.get("min_confidence", 0.2),
+        min_support=number("min_support", float),
+        min_confidence=number("min_confidence", float, 0.2),
         rule_algorithm=params.get("rule_algorithm", "fpgrowth"),
         cluster_method=params.get("cluster_method", "kmeans"),
-        k=params.get("k"),
-        calibration_end=params.get("calibration_end"),
+        k=number("k", int),
+        calibration_end=calibration_end,
     )
 
 
@@ -98,21 +156,17 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
 
     try:
         t0 = time.perf_counter()
-        data = {
-            "orders": frames.orders_frame(shop=shop),
-            "lines": frames.lines_frame(shop=shop),
-            "customers": frames.customers_frame(shop=shop),
-            "events": frames.events_frame(shop=shop),
-            "reviews": frames.reviews_frame(shop=shop),
-        }
+        data = frames.analysis_frames(shop=shop)
         timings["load"] = time.perf_counter() - t0
         params = pipeline_params(run.params)
         result = pipeline.run_pipeline(**data, params=params, progress=progress)
         timings.update(result.timings)
+        del data  # the frames are big; the result keeps what the store needs
         t0 = time.perf_counter()
         summary = pipeline.summarise(result)
         with transaction.atomic():
-            _store(run=run, result=result, lines=data["lines"], orders=data["orders"])
+            _store(run=run, result=result)
+            custom_segments_refresh(shop=shop, run=run)
             timings["save"] = time.perf_counter() - t0
             summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
             AnalysisRun.unscoped.filter(shop=shop, is_current=True).update(is_current=False)
@@ -128,7 +182,10 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
     except Exception as exc:  # the reason goes to the owner; the previous results stay current
         logger.exception("analysis run %s failed", run.pk)
         AnalysisRun.unscoped.filter(pk=run.pk).update(
-            status=RunStatus.FAILED, error=_reason(exc), finished_at=timezone.now(), timings=timings
+            status=RunStatus.FAILED,
+            error=_reason(exc),
+            finished_at=timezone.now(),
+            timings={k: round(v, 3) for k, v in timings.items()},
         )
     run.refresh_from_db()
     return run
@@ -137,6 +194,9 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
 def _reason(exc: Exception) -> str:
     text = str(exc) or exc.__class__.__name__
     return text[:2000]
+
+
+# --------------------------------------------------------------------------- storing a run
 
 
 def _money(value: Any) -> Decimal | None:
@@ -148,16 +208,6 @@ def _money(value: Any) -> Decimal | None:
     return Decimal(str(round(f, 2))).quantize(CENT)
 
 
-def _float(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (np.integer,)):
         return int(value)
@@ -166,9 +216,7 @@ def _jsonable(value: Any) -> Any:
         return round(f, 4) if math.isfinite(f) else None
     if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
         return None if pd.isna(value) else value.isoformat()
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str):
+    if value is None or isinstance(value, str):
         return value
     try:
         if pd.isna(value):
@@ -178,16 +226,75 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _store(*, run: AnalysisRun, result: pipeline.AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame) -> None:
-    shop = run.shop
+def _floats(values: pd.Series) -> list[float | None]:
+    """Python floats, None for NaN / inf (for the database)."""
+    v = values.astype(float)
+    return v.astype(object).where(np.isfinite(v.to_numpy()), None).tolist()
+
+
+def _ints(values: pd.Series) -> list[int | None]:
+    v = values.astype(float)
+    return [None if math.isnan(x) else int(x) for x in v.tolist()]
+
+
+def _moneys(values: pd.Series) -> list[Decimal | None]:
+    v = values.astype(float).to_numpy()
+    ok = np.isfinite(v)
+    text = np.char.mod("%.2f", np.where(ok, v, 0.0))
+    return [Decimal(t) if good else None for t, good in zip(text.tolist(), ok.tolist(), strict=True)]
+
+
+def _json_lines(frame: pd.DataFrame) -> list[str]:
+    """One JSON object per row (NaN as null, floats to 4 decimals), built by pandas in C."""
+    if frame.empty:
+        return []
+    text = frame.to_json(orient="records", lines=True, double_precision=4, date_format="iso", force_ascii=False)
+    return text.rstrip("\n").split("\n")
+
+
+def _insert_rows(model, fields: Sequence[str], rows: Iterable[tuple], json_fields: Sequence[str] = ()) -> int:
+    """Insert rows of plain values (JSON fields as JSON text) into model's table.
+
+    PostgreSQL gets one COPY, which is several times faster than bulk_create for the
+    100,000s of scores and memberships of a big shop; other databases get bulk_create.
+    """
+    fields = list(fields)
+    if connection.vendor == "postgresql":
+        meta = model._meta
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(meta.get_field(f).column) for f in fields)
+        n = 0
+        with connection.cursor() as cursor, cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        return n
+    positions = [fields.index(f) for f in json_fields]
+    objects = []
+    for row in rows:
+        values = list(row)
+        for i in positions:
+            values[i] = json.loads(values[i])
+        objects.append(model(**dict(zip(fields, values, strict=True))))
+    model.unscoped.bulk_create(objects, batch_size=BATCH)
+    return len(objects)
+
+
+def _store(*, run: AnalysisRun, result: pipeline.AnalysisResult) -> None:
     feats = result.features
-    customer_ids = [int(c) for c in feats.index]
     keys = result.segment_keys()
     clv = result.clv.customers if result.clv is not None and result.clv.ok else None
-    projection = result.clusters.projection if result.clusters is not None else None
+    titles = dict(Product.objects.for_shop(run.shop).values_list("id", "title"))
 
-    # --- segments ---------------------------------------------------------------------------
-    spend = feats["monetary"].astype(float)
+    segment_by_key = _store_segments(run=run, result=result, keys=keys, clv=clv)
+    _store_memberships(run=run, result=result, keys=keys, segment_by_key=segment_by_key)
+    _store_rules(run=run, result=result, titles=titles, segment_by_key=segment_by_key)
+    _store_forecasts(run=run, result=result, segment_by_key=segment_by_key)
+    _store_scores(run=run, result=result, feats=feats, clv=clv, titles=titles)
+
+
+def _store_segments(*, run: AnalysisRun, result, keys: pd.DataFrame, clv: pd.DataFrame | None) -> dict[str, Segment]:
+    spend = result.features["monetary"].astype(float)
     total_spend = float(spend[spend > 0].sum()) or 1.0
     clv_by_customer = clv["clv"] if clv is not None else None
     segments: dict[str, Segment] = {}
@@ -196,7 +303,7 @@ def _store(*, run: AnalysisRun, result: pipeline.AnalysisResult, lines: pd.DataF
         revenue = float(spend.reindex(members).sum())
         avg_clv = float(clv_by_customer.reindex(members).mean()) if clv_by_customer is not None else None
         segments[key] = Segment(
-            shop=shop,
+            shop=run.shop,
             run=run,
             kind=kind,
             key=key,
@@ -246,91 +353,101 @@ def _store(*, run: AnalysisRun, result: pipeline.AnalysisResult, lines: pd.DataF
                 centre={k: _jsonable(v) for k, v in centre.items()},
             )
     Segment.unscoped.bulk_create(segments.values())
-    segment_by_key = {s.key: s for s in segments.values()}
+    return segments
 
-    # --- memberships with reasons -----------------------------------------------------------
-    memberships = []
+
+def membership_reasons(result: pipeline.AnalysisResult, column: str, customer_ids: pd.Index) -> pd.Series:
+    """Why each customer is in their rfm / cluster segment, as stored on the membership."""
+    if column == "rfm" and result.rfm is not None:
+        r = result.rfm.reindex(customer_ids)
+        return (
+            "R"
+            + r["r"].astype(int).astype(str)
+            + " F"
+            + r["f"].astype(int).astype(str)
+            + " M"
+            + r["m"].astype(int).astype(str)
+        )
+    if column == "cluster" and result.clusters is not None:
+        labels = result.clusters.labels.reindex(customer_ids).astype(int)
+        texts = {label: text[:300] for label, text in result.clusters.descriptions.items()}
+        texts[-1] = "unusual buying pattern (outlier)"
+        return labels.map(texts).fillna("")
+    return pd.Series("", index=customer_ids)
+
+
+def _store_memberships(*, run: AnalysisRun, result, keys: pd.DataFrame, segment_by_key: dict[str, Segment]) -> None:
+    segment_ids = pd.Series({key: s.pk for key, s in segment_by_key.items()}, dtype="float64")
+    parts = []
     for column in keys.columns:
-        for customer_id, key in keys[column].dropna().items():
-            segment = segment_by_key.get(key)
-            if segment is None:
-                continue
-            memberships.append(
-                SegmentMembership(
-                    shop=shop,
-                    run=run,
-                    segment=segment,
-                    customer_id=int(customer_id),
-                    reason=_membership_reason(result, int(customer_id), column),
-                )
-            )
-    SegmentMembership.unscoped.bulk_create(memberships, batch_size=BATCH)
+        col = keys[column].dropna()
+        seg = col.map(segment_ids).dropna()
+        if seg.empty:
+            continue
+        reasons = membership_reasons(result, column, seg.index)
+        parts.append(pd.DataFrame({"segment_id": seg.astype("int64"), "reason": reasons}))
+    if not parts:
+        return
+    table = pd.concat(parts)
+    rows = zip(
+        [run.shop_id] * len(table),
+        [run.pk] * len(table),
+        table["segment_id"].tolist(),
+        [int(c) for c in table.index],
+        table["reason"].tolist(),
+        strict=True,
+    )
+    _insert_rows(SegmentMembership, ["shop_id", "run_id", "segment_id", "customer_id", "reason"], rows)
 
-    # --- rules --------------------------------------------------------------------------------
-    titles = dict(Product.objects.for_shop(shop).values_list("id", "title"))
 
-    def label(level: str, item: Any) -> str:
-        if level == RuleLevel.PRODUCT:
-            try:
-                return titles.get(int(item), str(item))
-            except (TypeError, ValueError):
-                return str(item)
+def _product_label(titles: dict[int, str], item: Any) -> str:
+    try:
+        return titles.get(int(item), str(item))
+    except (TypeError, ValueError):
         return str(item)
 
-    rule_rows = []
-    for level, rules in result.rules.items():
-        for ants, cons, sup, conf, lift, lev, conv in pipeline.iter_rule_rows(rules):
-            rule_rows.append(
-                AssociationRule(
-                    shop=shop,
-                    run=run,
-                    level=level,
-                    antecedents=[str(a) for a in ants],
-                    antecedent_labels=[label(level, a) for a in ants],
-                    consequent=str(cons),
-                    consequent_label=label(level, cons),
-                    support=sup,
-                    confidence=conf,
-                    lift=lift,
-                    leverage=lev,
-                    conviction=conv,
-                )
-            )
+
+def _store_rules(*, run: AnalysisRun, result, titles: dict[int, str], segment_by_key: dict[str, Segment]) -> None:
+    def label(level: str, item: Any) -> str:
+        return _product_label(titles, item) if level == RuleLevel.PRODUCT else str(item)
+
+    def rule(level: str, segment: Segment | None, values: tuple) -> AssociationRule:
+        ants, cons, sup, conf, lift, lev, conv = values
+        return AssociationRule(
+            shop=run.shop,
+            run=run,
+            segment=segment,
+            level=level,
+            antecedents=[str(a) for a in ants],
+            antecedent_labels=[label(level, a) for a in ants],
+            consequent=str(cons),
+            consequent_label=label(level, cons),
+            support=sup,
+            confidence=conf,
+            lift=lift,
+            leverage=lev,
+            conviction=conv,
+        )
+
+    rows = [rule(level, None, v) for level, rules in result.rules.items() for v in pipeline.iter_rule_rows(rules)]
     for key, rules in result.segment_rules.items():
         segment = segment_by_key.get(key)
-        if segment is None:
-            continue
-        for ants, cons, sup, conf, lift, lev, conv in pipeline.iter_rule_rows(rules):
-            rule_rows.append(
-                AssociationRule(
-                    shop=shop,
-                    run=run,
-                    segment=segment,
-                    level=RuleLevel.CATEGORY,
-                    antecedents=[str(a) for a in ants],
-                    antecedent_labels=[str(a) for a in ants],
-                    consequent=str(cons),
-                    consequent_label=str(cons),
-                    support=sup,
-                    confidence=conf,
-                    lift=lift,
-                    leverage=lev,
-                    conviction=conv,
-                )
-            )
-    AssociationRule.unscoped.bulk_create(rule_rows, batch_size=BATCH)
+        if segment is not None:
+            rows += [rule(RuleLevel.CATEGORY, segment, v) for v in pipeline.iter_rule_rows(rules)]
+    AssociationRule.unscoped.bulk_create(rows, batch_size=BATCH)
 
-    # --- forecasts ---------------------------------------------------------------------------
-    forecast_rows = []
+
+def _store_forecasts(*, run: AnalysisRun, result, segment_by_key: dict[str, Segment]) -> None:
+    rows = []
     for item in result.forecasts:
         fc = item.result
         points = [
             {"date": idx.date().isoformat(), **{k: _jsonable(max(0.0, float(v))) for k, v in row.items()}}
             for idx, row in fc.forecast.iterrows()
         ]
-        forecast_rows.append(
+        rows.append(
             Forecast(
-                shop=shop,
+                shop=run.shop,
                 run=run,
                 segment=segment_by_key.get(item.segment_key) if item.segment_key else None,
                 metric=item.metric,
@@ -352,112 +469,236 @@ def _store(*, run: AnalysisRun, result: pipeline.AnalysisResult, lines: pd.DataF
                 points=points,
             )
         )
-    Forecast.unscoped.bulk_create(forecast_rows)
+    Forecast.unscoped.bulk_create(rows)
 
-    # --- customer scores ----------------------------------------------------------------------
-    recs: dict[int, list] = {}
-    if result.recommendations is not None and not result.recommendations.empty:
-        for row in result.recommendations.itertuples():
-            recs.setdefault(int(row.customer_id), []).append(
-                {
-                    "product_id": int(row.item),
-                    "title": label(RuleLevel.PRODUCT, row.item),
-                    "score": round(float(row.score), 4),
-                    "because": [label(RuleLevel.PRODUCT, b) for b in row.because],
-                }
-            )
-    rfm = result.rfm
-    feature_cols = [c for c in feats.columns]
-    scores = []
-    for customer_id in customer_ids:
-        f = feats.loc[customer_id]
-        profile = {col: _jsonable(f[col]) for col in feature_cols}
-        r = rfm.loc[customer_id] if rfm is not None and customer_id in rfm.index else None
-        c = clv.loc[customer_id] if clv is not None and customer_id in clv.index else None
-        cluster = None
-        if result.clusters is not None and customer_id in result.clusters.labels.index:
-            cluster = int(result.clusters.labels.loc[customer_id])
-        xy = projection.loc[customer_id] if projection is not None and customer_id in projection.index else None
-        p_alive = _float(c["p_alive"]) if c is not None else None
-        scores.append(
-            CustomerScore(
-                shop=shop,
-                run=run,
-                customer_id=customer_id,
-                features=profile,
-                recency_days=_float(f["recency_days"]),
-                frequency=int(f["frequency"] or 0),
-                monetary=_money(f["monetary"]) or Decimal("0"),
-                r_score=int(r["r"]) if r is not None else None,
-                f_score=int(r["f"]) if r is not None else None,
-                m_score=int(r["m"]) if r is not None else None,
-                rfm_group=str(r["segment"]) if r is not None else "",
-                cluster=cluster,
-                x=_float(xy["pc1"]) if xy is not None else None,
-                y=_float(xy["pc2"]) if xy is not None else None,
-                p_alive=p_alive,
-                expected_30=_float(c["expected_purchases_30d"]) if c is not None else None,
-                expected_90=_float(c["expected_purchases_90d"]) if c is not None else None,
-                expected_365=_float(c["expected_purchases_365d"]) if c is not None else None,
-                clv_12m=_money(c["clv"]) if c is not None else None,
-                next_order_date=(
-                    c["next_order_date"].date()
-                    if c is not None and not pd.isna(c["next_order_date"]) and c["next_order_date"].year < 2200
-                    else None
-                ),
-                churn_risk=churn_risk(p_alive=p_alive, rfm_group=str(r["segment"]) if r is not None else ""),
-                top_category=str(f.get("top_category") or "") if not pd.isna(f.get("top_category")) else "",
-                recommendations=recs.get(customer_id, []),
-            )
+
+def _recommendations_json(result, titles: dict[int, str]) -> dict[int, str]:
+    recs = result.recommendations
+    if recs is None or recs.empty:
+        return {}
+    title_of = {item: _product_label(titles, item) for item in pd.unique(recs["item"])}
+    because_of = {b: [_product_label(titles, x) for x in b] for b in pd.unique(recs["because"])}
+    out: dict[int, list] = {}
+    for cid, item, score, because in zip(
+        recs["customer_id"].tolist(),
+        recs["item"].tolist(),
+        recs["score"].tolist(),
+        recs["because"].tolist(),
+        strict=True,
+    ):
+        out.setdefault(int(cid), []).append(
+            {"product_id": int(item), "title": title_of[item], "score": round(score, 4), "because": because_of[because]}
         )
-    CustomerScore.unscoped.bulk_create(scores, batch_size=BATCH)
+    return {cid: json.dumps(items, ensure_ascii=False) for cid, items in out.items()}
+
+
+def _store_scores(*, run: AnalysisRun, result, feats: pd.DataFrame, clv: pd.DataFrame | None, titles) -> None:
+    """One CustomerScore per customer, built column by column (no per-row pandas lookups)."""
+    ids = feats.index
+    n = len(ids)
+    none = [None] * n
+    rfm = result.rfm.reindex(ids) if result.rfm is not None else None
+    c = clv.reindex(ids) if clv is not None else None
+    clusters = result.clusters
+    xy = clusters.projection.reindex(ids) if clusters is not None else None
+
+    rfm_group = rfm["segment"].fillna("").astype(str) if rfm is not None else pd.Series("", index=ids)
+    p_alive = c["p_alive"] if c is not None else pd.Series(np.nan, index=ids)
+    if c is not None:
+        next_date = pd.to_datetime(c["next_order_date"])
+        next_dates = [
+            d.date() if not pd.isna(d) and d.year < 2200 else None for d in next_date.dt.to_pydatetime().tolist()
+        ]
+    else:
+        next_dates = none
+    risk = churn_risks(p_alive=p_alive, rfm_group=rfm_group)
+    top = feats["top_category"]
+    top_category = top.where(top.notna(), "").astype(str).str.slice(0, 120).tolist()
+    recs = _recommendations_json(result, titles)
+
+    columns = {
+        "shop_id": [run.shop_id] * n,
+        "run_id": [run.pk] * n,
+        "customer_id": [int(i) for i in ids],
+        "features": _json_lines(feats.reset_index(drop=True)),
+        "recency_days": _floats(feats["recency_days"]),
+        "frequency": [int(v) for v in feats["frequency"].fillna(0).tolist()],
+        "monetary": [m if m is not None else Decimal("0") for m in _moneys(feats["monetary"])],
+        "r_score": _ints(rfm["r"]) if rfm is not None else none,
+        "f_score": _ints(rfm["f"]) if rfm is not None else none,
+        "m_score": _ints(rfm["m"]) if rfm is not None else none,
+        "rfm_group": rfm_group.tolist(),
+        "cluster": _ints(clusters.labels.reindex(ids)) if clusters is not None else none,
+        "x": _floats(xy["pc1"]) if xy is not None else none,
+        "y": _floats(xy["pc2"]) if xy is not None else none,
+        "p_alive": _floats(p_alive),
+        "expected_30": _floats(c["expected_purchases_30d"]) if c is not None else none,
+        "expected_90": _floats(c["expected_purchases_90d"]) if c is not None else none,
+        "expected_365": _floats(c["expected_purchases_365d"]) if c is not None else none,
+        "clv_12m": _moneys(c["clv"]) if c is not None else none,
+        "next_order_date": next_dates,
+        "churn_risk": risk.tolist(),
+        "top_category": top_category,
+        "recommendations": [recs.get(int(i), "[]") for i in ids],
+    }
+    _insert_rows(
+        CustomerScore,
+        list(columns),
+        zip(*columns.values(), strict=True),
+        json_fields=["features", "recommendations"],
+    )
 
 
 def churn_risk(*, p_alive: float | None, rfm_group: str) -> str:
     """low / medium / high from the BG/NBD probability, or from the RFM group when no model fits."""
-    if p_alive is not None:
+    if p_alive is not None and not (isinstance(p_alive, float) and math.isnan(p_alive)):
         if p_alive < 0.3:
             return "high"
         if p_alive < 0.6:
             return "medium"
         return "low"
-    if rfm_group in {"Lost", "Hibernating", "At risk", "Cannot lose them"}:
-        return "high"
-    if rfm_group in {"About to sleep", "Need attention"}:
-        return "medium"
-    return "low" if rfm_group else ""
+    if not rfm_group:
+        return ""
+    return CHURN_FROM_RFM.get(rfm_group, "low")
 
 
-def _membership_reason(result: pipeline.AnalysisResult, customer_id: int, column: str) -> str:
-    if column == "rfm" and result.rfm is not None:
-        r = result.rfm.loc[customer_id]
-        return f"R{int(r['r'])} F{int(r['f'])} M{int(r['m'])}"
-    if column == "cluster" and result.clusters is not None:
-        label = int(result.clusters.labels.loc[customer_id])
-        if label < 0:
-            return "unusual buying pattern (outlier)"
-        return result.clusters.descriptions.get(label, "")[:300]
-    return ""
+def churn_risks(*, p_alive: pd.Series, rfm_group: pd.Series) -> pd.Series:
+    """:func:`churn_risk` for whole columns."""
+    p = p_alive.astype(float).to_numpy()
+    from_rfm = rfm_group.map(CHURN_FROM_RFM).fillna("low").where(rfm_group != "", "").to_numpy()
+    out = np.select([p < 0.3, p < 0.6, p >= 0.6], ["high", "medium", "low"], default="")
+    return pd.Series(np.where(np.isnan(p), from_rfm, out), index=p_alive.index)
 
 
-def segment_membership_changes(*, shop: Shop, segment: Segment) -> dict[str, list[int]]:
-    """Who joined and who left a computed segment between the previous run and this one (by segment key)."""
-    if segment.run_id is None:
-        return {"joined": [], "left": []}
-    previous = (
-        Segment.objects.for_shop(shop)
-        .filter(key=segment.key, run__status=RunStatus.DONE, run__created_at__lt=segment.run.created_at)
-        .order_by("-run__created_at")
-        .first()
+def churn_risk_explanation(score: CustomerScore) -> str:
+    """One line on why the customer's churn risk is what it is."""
+    if not score.churn_risk:
+        return _("No purchase yet, so no churn risk.")
+    if score.p_alive is not None:
+        line = _("%(percent)d%% likely to still be an active customer (BG/NBD model)") % {
+            "percent": round(score.p_alive * 100)
+        }
+        if score.recency_days is not None:
+            line += _("; last order %(days)d days ago") % {"days": round(score.recency_days)}
+        gap = (score.features or {}).get("mean_days_between_orders")
+        if gap:
+            line += _(", usually every %(days)d days") % {"days": round(gap)}
+        return line + "."
+    return _(
+        "No purchase model for this shop yet (too little repeat buying); rated from the RFM group “%(group)s”."
+    ) % {"group": score.rfm_group}
+
+
+# --------------------------------------------------------------------------- segments
+
+
+def custom_segment_create(*, shop: Shop, name: str, definition: dict, created_by=None) -> Segment:
+    """A custom segment; DefinitionError (a ValueError) names the bad node of the definition."""
+    definition_to_q(definition)
+    segment = Segment.objects.for_shop(shop).create(
+        shop=shop,
+        run=None,
+        kind=SegmentKind.CUSTOM,
+        key=f"custom:{timezone.now().strftime('%Y%m%d%H%M%S%f')}",
+        name=name,
+        definition=definition,
+        created_by=created_by,
     )
-    now = set(SegmentMembership.objects.for_shop(shop).filter(segment=segment).values_list("customer_id", flat=True))
-    before = (
-        set(SegmentMembership.objects.for_shop(shop).filter(segment=previous).values_list("customer_id", flat=True))
-        if previous
-        else set()
+    run = current_run(shop=shop)
+    if run is not None:
+        custom_segments_refresh(shop=shop, run=run, segments=[segment])
+    return segment
+
+
+def custom_segment_delete(*, shop: Shop, segment: Segment) -> None:
+    """Delete a custom segment; refuses (ValueError) a computed one, which belongs to its run."""
+    if segment.shop_id != shop.pk:
+        raise ValueError("the segment belongs to another shop")
+    if segment.kind != SegmentKind.CUSTOM:
+        raise ValueError(_("Computed segments belong to an analysis run and cannot be deleted."))
+    segment.delete()
+
+
+def custom_segment_stats(*, shop: Shop, segment: Segment, run: AnalysisRun | None = None) -> dict[str, Any]:
+    """size, revenue, revenue_share and avg_clv of a custom segment in a run (default: the current one).
+
+    Revenue and its share are computed as for computed segments: the members' net spend over
+    the run's total positive spend.
+    """
+    run = run or current_run(shop=shop)
+    if run is None:
+        return {"size": 0, "revenue": Decimal("0"), "revenue_share": 0.0, "avg_clv": None}
+    scores = custom_segment_scores(shop=shop, definition=segment.definition, run=run)
+    agg = scores.aggregate(size=Count("pk"), revenue=Sum("monetary"), avg_clv=Avg("clv_12m"))
+    total = (
+        CustomerScore.objects.for_shop(shop).filter(run=run, monetary__gt=0).aggregate(total=Sum("monetary"))["total"]
     )
-    return {"joined": sorted(now - before), "left": sorted(before - now)}
+    revenue = agg["revenue"] or Decimal("0")
+    return {
+        "size": agg["size"],
+        "revenue": _money(revenue),
+        "revenue_share": float(revenue / total) if total else 0.0,
+        "avg_clv": _money(agg["avg_clv"]) if agg["avg_clv"] is not None else None,
+    }
 
 
-def run_progress_bump(*, run: AnalysisRun, step: str, percent: int) -> None:
-    AnalysisRun.unscoped.filter(pk=run.pk, progress__lt=percent).update(step=step, progress=F("progress") * 0 + percent)
+def custom_segments_refresh(*, shop: Shop, run: AnalysisRun, segments: Iterable[Segment] | None = None) -> None:
+    """Store each custom segment's size and value as of `run` (so lists need no live count)."""
+    todo = segments if segments is not None else Segment.objects.for_shop(shop).filter(kind=SegmentKind.CUSTOM)
+    for segment in todo:
+        stats = custom_segment_stats(shop=shop, segment=segment, run=run)
+        Segment.objects.for_shop(shop).filter(pk=segment.pk).update(**stats)
+        for name, value in stats.items():
+            setattr(segment, name, value)
+
+
+def _previous_done_run(*, shop: Shop, run: AnalysisRun) -> AnalysisRun | None:
+    """The last completed run created before `run` (ties on created_at broken by id)."""
+    earlier = Q(created_at__lt=run.created_at) | Q(created_at=run.created_at, pk__lt=run.pk)
+    return (
+        AnalysisRun.objects.for_shop(shop).filter(earlier, status=RunStatus.DONE).order_by("-created_at", "-pk").first()
+    )
+
+
+def _member_ids(*, shop: Shop, segment: Segment | None, run: AnalysisRun, custom: Segment | None = None) -> set[int]:
+    if custom is not None:
+        return set(
+            custom_segment_scores(shop=shop, definition=custom.definition, run=run).values_list(
+                "customer_id", flat=True
+            )
+        )
+    if segment is None:
+        return set()
+    return set(SegmentMembership.objects.for_shop(shop).filter(segment=segment).values_list("customer_id", flat=True))
+
+
+def segment_membership_changes(*, shop: Shop, segment: Segment, run: AnalysisRun | None = None) -> dict[str, Any]:
+    """Who joined and who left a segment between a run and the completed run before it.
+
+    Computed segments are matched across runs by key (``rfm:at-risk``, ``cluster:2``); the
+    segment's own run is compared with the previous completed run (failed runs are skipped),
+    and a key the previous run did not have means everybody joined. A custom segment's
+    definition is evaluated on both runs' scores; ``run`` defaults to the current run.
+    Returns ``{"run", "previous_run", "joined", "left"}`` (run ids and sorted customer ids);
+    with no previous run there is nothing to compare and both lists are empty.
+    """
+    empty = {"run": None, "previous_run": None, "joined": [], "left": []}
+    if segment.shop_id != shop.pk:
+        return empty
+    if segment.kind == SegmentKind.CUSTOM:
+        run = run or current_run(shop=shop)
+    else:
+        run = AnalysisRun.objects.for_shop(shop).filter(pk=segment.run_id).first()
+    if run is None:
+        return empty
+    previous = _previous_done_run(shop=shop, run=run)
+    if previous is None:
+        return {**empty, "run": run.pk}
+    if segment.kind == SegmentKind.CUSTOM:
+        now = _member_ids(shop=shop, segment=None, run=run, custom=segment)
+        before = _member_ids(shop=shop, segment=None, run=previous, custom=segment)
+    else:
+        earlier = Segment.objects.for_shop(shop).filter(run=previous, key=segment.key).first()
+        now = _member_ids(shop=shop, segment=segment, run=run)
+        before = _member_ids(shop=shop, segment=earlier, run=previous)
+    return {"run": run.pk, "previous_run": previous.pk, "joined": sorted(now - before), "left": sorted(before - now)}

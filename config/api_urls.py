@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from analytics.api import AnalysisRunViewSet, CustomerProfileView, ForecastViewSet, RuleViewSet, SegmentViewSet
+from campaigns.api import CampaignViewSet
 from customers.api import (
     CustomerBulkUpsertView,
     CustomerViewSet,
@@ -19,6 +21,11 @@ router = DefaultRouter()
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("products", ProductViewSet, basename="product")
 router.register("orders", OrderViewSet, basename="order")
+router.register("segments", SegmentViewSet, basename="segment")
+router.register("rules", RuleViewSet, basename="rule")
+router.register("forecasts", ForecastViewSet, basename="forecast")
+router.register("analysis-runs", AnalysisRunViewSet, basename="analysis-run")
+router.register("campaigns", CampaignViewSet, basename="campaign")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
@@ -30,5 +37,6 @@ urlpatterns = [
     path("orders/bulk/", OrderBulkUpsertView.as_view(), name="order-bulk"),
     path("events/", EventCreateView.as_view(), name="event-create"),
     path("reviews/", ReviewCreateView.as_view(), name="review-create"),
+    path("customers/<int:pk>/profile/", CustomerProfileView.as_view(), name="customer-profile"),
     path("", include(router.urls)),
 ]

@@ -178,6 +178,12 @@ if REDIS_URL:
 # A full bulk-API batch (1,000 orders with their lines) fits.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
+# Customers created by the "Load demo data" button (the Makefile's DEMO_CUSTOMERS too).
+DEMO_CUSTOMERS = int(os.environ.get("DEMO_CUSTOMERS", "3000"))
+# Number formats per language (Django's zh_Hans has no thousands separator).
+FORMAT_MODULE_PATH = ["config.formats"]
+USE_THOUSAND_SEPARATOR = True
+
 # Start an analysis run after every import, sync or demo load (tests switch it off).
 ANALYTICS_AUTORUN = env_bool("ANALYTICS_AUTORUN", default=True)
 

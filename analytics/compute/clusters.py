@@ -281,8 +281,9 @@ def cluster_customers(
     sample_size
         Silhouette is computed on at most this many customers; agglomerative
         and HDBSCAN are fitted on at most this many (5,000 for Ward) and the
-        rest are assigned to the nearest cluster centre. ``k`` selection uses
-        at most 4,000 customers for its silhouettes.
+        rest are assigned to the nearest cluster centre. k-means chooses ``k``
+        on at most this many customers and then fits the chosen ``k`` on all.
+        ``k`` selection uses at most 4,000 customers for its silhouettes.
     outlier_fraction
         Share of customers IsolationForest sets aside (0 disables; applied
         only with at least 50 customers).
@@ -332,8 +333,13 @@ def cluster_customers(
         linkage = hier_linkage(x_fit, method="ward")
     mcs = min_cluster_size or max(5, n_in // 50)
 
-    sel_n = min(4000, sample_size, len(x_fit))
-    sel_idx = np.sort(rng.choice(len(x_fit), sel_n, replace=False)) if len(x_fit) > sel_n else None
+    # k-means on a big shop: k is chosen on a sample of `sample_size` customers (its silhouettes
+    # are computed on a sample anyway), then the chosen k is fitted once on everyone.
+    x_sel = x_fit
+    if method == "kmeans" and k is None and n_in > sample_size:
+        x_sel = x[np.sort(rng.choice(n_in, sample_size, replace=False))]
+    sel_n = min(4000, sample_size, len(x_sel))
+    sel_idx = np.sort(rng.choice(len(x_sel), sel_n, replace=False)) if len(x_sel) > sel_n else None
     k_scores: dict[int, float] = {}
     if method == "hdbscan":
         chosen_k = None
@@ -341,9 +347,9 @@ def cluster_customers(
         lo, hi = k_range
         if lo < 2 or hi < lo:
             raise ValueError("k_range must be (lo, hi) with 2 <= lo <= hi")
-        for kk in range(lo, min(hi, len(x_fit) - 1) + 1):
-            lab = _fit_labels(method, x_fit, kk, random_state, linkage, mcs)
-            xs, ls = (x_fit, lab) if sel_idx is None else (x_fit[sel_idx], lab[sel_idx])
+        for kk in range(lo, min(hi, len(x_sel) - 1) + 1):
+            lab = _fit_labels(method, x_sel, kk, random_state, linkage, mcs)
+            xs, ls = (x_sel, lab) if sel_idx is None else (x_sel[sel_idx], lab[sel_idx])
             k_scores[kk] = float(silhouette_score(xs, ls)) if len(set(ls)) > 1 else -1.0
         chosen_k = max(k_scores, key=lambda kk: (k_scores[kk], -kk))
     else:

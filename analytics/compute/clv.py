@@ -159,6 +159,45 @@ def _bgnbd_ll(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) 
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
+class _BGNBDData:
+    """The likelihood's data, reduced once for many evaluations.
+
+    Identical customers share one term (weights), and every function of x alone (the
+    gamma functions) or of T or t_x alone (the logs) is computed once per distinct value and
+    gathered: a big shop has tens of thousands of distinct (x, t_x, T) rows but only
+    hundreds of distinct x, T and t_x values.
+    """
+
+    def __init__(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray):
+        keys, counts = np.unique(np.column_stack([x, tx, T]), axis=0, return_counts=True)
+        self.w = counts.astype(float)
+        self.n = float(self.w.sum())
+        self.x_values, self.x_at = np.unique(keys[:, 0], return_inverse=True)
+        self.t_values, self.t_at = np.unique(keys[:, 2], return_inverse=True)
+        self.tx_values, self.tx_at = np.unique(keys[:, 1], return_inverse=True)
+        self.x = keys[:, 0]
+        self.repeat = self.x > 0
+
+    def mean_ll(self, params: np.ndarray) -> float:
+        r, alpha, a, b = params
+        ux = self.x_values
+        per_x = (
+            special.gammaln(r + ux)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.gammaln(a + b)
+            + special.gammaln(b + ux)
+            - special.gammaln(b)
+            - special.gammaln(a + b + ux)
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_x_a4 = np.log(a) - np.log(np.maximum(b + ux - 1, 1e-300))
+        rx = r + self.x
+        a3 = -rx * np.log(alpha + self.t_values)[self.t_at]
+        a4 = np.where(self.repeat, per_x_a4[self.x_at] - rx * np.log(alpha + self.tx_values)[self.tx_at], -np.inf)
+        return float((self.w * (per_x[self.x_at] + np.logaddexp(a3, a4))).sum() / self.n)
+
+
 def _check_rft(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.asarray(frequency, dtype=float)
     tx = np.asarray(recency, dtype=float)
@@ -177,11 +216,16 @@ def _check_rft(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.nda
 
 
 def _minimise(nll: Any, x0: np.ndarray) -> optimize.OptimizeResult:
-    """Minimise over log-parameters: Nelder-Mead, then a BFGS polish."""
+    """Minimise a mean negative log-likelihood over log-parameters: Nelder-Mead, then a BFGS polish.
+
+    The objective is a mean (per customer), so the tolerances mean the same for 100 customers
+    as for 100,000: on a sum, an absolute tolerance below the float resolution of a large
+    total can never be met and the search runs to its evaluation limit.
+    """
     res = optimize.minimize(
-        nll, x0, method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 20000, "maxfev": 40000}
+        nll, x0, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-12, "maxiter": 20000, "maxfev": 40000}
     )
-    polish = optimize.minimize(nll, res.x, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
+    polish = optimize.minimize(nll, res.x, method="BFGS", options={"gtol": 1e-9, "maxiter": 2000})
     if np.isfinite(polish.fun) and polish.fun <= res.fun:
         polish.success = bool(res.success or polish.success)
         return polish
@@ -197,16 +241,13 @@ def fit_bgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") ->
     is not finite.
     """
     x, tx, t_ = _check_rft(frequency, recency, T)
-    # identical customers share one likelihood term
-    keys, counts = np.unique(np.column_stack([x, tx, t_]), axis=0, return_counts=True)
-    ux, utx, uT = keys[:, 0], keys[:, 1], keys[:, 2]
-    w = counts.astype(float)
+    data = _BGNBDData(x, tx, t_)
 
     def nll(logp: np.ndarray) -> float:
         p = np.exp(logp)
         if not np.all(np.isfinite(p)):
             return np.inf
-        val = -(w * _bgnbd_ll(p, ux, utx, uT)).sum()
+        val = -data.mean_ll(p)
         return float(val) if np.isfinite(val) else np.inf
 
     x0 = np.log([1.0, max(float(np.mean(t_)), 1e-3), 1.0, 1.0])
@@ -218,7 +259,7 @@ def fit_bgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") ->
         alpha=float(p[1]),
         a=float(p[2]),
         b=float(p[3]),
-        log_likelihood=float(-res.fun),
+        log_likelihood=float(-res.fun * data.n),
         converged=ok,
         time_unit=time_unit,
     )
@@ -291,18 +332,22 @@ def fit_gamma_gamma(frequency: Any, monetary_value: Any) -> GammaGammaParams:
     if x.size < 2:
         raise ValueError("need at least two repeat customers with positive spend")
 
+    # per customer: terms of x alone are gathered from the distinct x values; log m, x log x are constants
+    ux, x_at = np.unique(x, return_inverse=True)
+    log_m, x_log_x, n = np.log(m), x * np.log(x), float(x.size)
+
     def nll(logp: np.ndarray) -> float:
         p, q, v = np.exp(logp)
+        px = p * x
         ll = (
-            special.gammaln(p * x + q)
-            - special.gammaln(p * x)
+            (special.gammaln(p * ux + q) - special.gammaln(p * ux))[x_at]
             - special.gammaln(q)
             + q * np.log(v)
-            + (p * x - 1) * np.log(m)
-            + p * x * np.log(x)
-            - (p * x + q) * np.log(x * m + v)
+            + (px - 1) * log_m
+            + p * x_log_x
+            - (px + q) * np.log(x * m + v)
         )
-        val = -ll.sum()
+        val = -ll.sum() / n
         return float(val) if np.isfinite(val) else np.inf
 
     res = _minimise(nll, np.log([1.0, 1.0, max(float(np.mean(m)), 1e-3)]))
@@ -313,7 +358,7 @@ def fit_gamma_gamma(frequency: Any, monetary_value: Any) -> GammaGammaParams:
         p=float(p),
         q=float(q),
         v=float(v),
-        log_likelihood=float(-res.fun),
+        log_likelihood=float(-res.fun * n),
         converged=ok,
         fitted_on=int(x.size),
         frequency_monetary_corr=corr,

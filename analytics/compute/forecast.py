@@ -117,6 +117,9 @@ def _sarima(order: tuple[int, int, int], seasonal: tuple[int, int, int], m: int 
             trend="c" if order[1] == 0 and seasonal[1] == 0 else None,
             enforce_stationarity=False,
             enforce_invertibility=False,
+            # the variance is solved from the filter, not searched for: one parameter fewer
+            # for the numerical gradient, the same fit, about twice as fast
+            concentrate_scale=True,
         )
         fit = model.fit(disp=False, maxiter=200)
         fc = fit.get_forecast(h)
@@ -157,17 +160,20 @@ def _respect_closed(run: Forecaster, m: int) -> Forecaster:
     return wrapped
 
 
-def _candidates(m: int | None) -> dict[str, Forecaster]:
+def _candidates(m: int | None, quick: bool = False) -> dict[str, Forecaster]:
+    """The models to backtest; ``quick`` leaves out the (S)ARIMA ones, the slow half."""
     out: dict[str, Forecaster] = {}
     if m:
         out["ets_additive_seasonal"] = _ets(m, damped=False)
         out["ets_damped_trend_seasonal"] = _ets(m, damped=True)
-        out[f"sarima_(1,0,1)(0,1,1)[{m}]"] = _sarima((1, 0, 1), (0, 1, 1), m)
-        out[f"sarima_(0,1,1)(0,1,1)[{m}]"] = _sarima((0, 1, 1), (0, 1, 1), m)
+        if not quick:
+            out[f"sarima_(1,0,1)(0,1,1)[{m}]"] = _sarima((1, 0, 1), (0, 1, 1), m)
+            out[f"sarima_(0,1,1)(0,1,1)[{m}]"] = _sarima((0, 1, 1), (0, 1, 1), m)
     else:
         out["ets_simple"] = _ets(None, damped=False)
         out["ets_damped_trend"] = _ets(None, damped=True)
-        out["arima_(1,1,1)"] = _sarima((1, 1, 1), (0, 0, 0), None)
+        if not quick:
+            out["arima_(1,1,1)"] = _sarima((1, 1, 1), (0, 0, 0), None)
     return out
 
 
@@ -215,6 +221,7 @@ def forecast_series(
     freq: str = "D",
     folds: int = 3,
     backtest_horizon: int | None = None,
+    quick: bool = False,
 ) -> ForecastResult:
     """Forecast ``horizon`` periods ahead with the best backtested model.
 
@@ -235,6 +242,9 @@ def forecast_series(
     backtest_horizon
         Defaults to ``min(horizon, season length * 2)`` for daily data (14) and
         ``min(horizon, 8)`` for weekly.
+    quick
+        Backtest the ETS models (and seasonal naive) only, not the (S)ARIMA ones: for
+        many small series (one per segment) where the slow models rarely pay.
 
     Returns
     -------
@@ -263,7 +273,7 @@ def forecast_series(
             f"({min_train} to train plus {folds} backtest folds of {bh})"
         )
     y = s.to_numpy()
-    models: dict[str, Forecaster] = {SEASONAL_NAIVE: _seasonal_naive(season), **_candidates(m)}
+    models: dict[str, Forecaster] = {SEASONAL_NAIVE: _seasonal_naive(season), **_candidates(m, quick)}
     if m:
         models = {name: _respect_closed(run, m) for name, run in models.items()}
 

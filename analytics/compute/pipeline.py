@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from . import clusters as clusters_mod
 from . import clv as clv_mod
@@ -44,6 +45,10 @@ class PipelineParams:
     forecast_horizon_weeks: int = 12
     segment_forecasts: bool = True
     random_state: int = 0
+    # Native threads (BLAS / OpenMP) per run. One: a worker machine runs several runs (and the
+    # web server, and the database) at once, and OpenMP threads that spin-wait for a busy core
+    # made k-means 5-20x slower in the benchmark than one thread.
+    threads: int | None = 1
 
     def __post_init__(self) -> None:
         unknown = set(self.only) - set(STEPS)
@@ -131,6 +136,20 @@ def run_pipeline(
     before each step. Refuses (ValueError) a shop with no purchase orders at all.
     """
     params = params or PipelineParams()
+    with threadpool_limits(limits=params.threads):
+        return _run_pipeline(orders, lines, customers, events, reviews, params, as_of, progress)
+
+
+def _run_pipeline(
+    orders: pd.DataFrame,
+    lines: pd.DataFrame,
+    customers: pd.DataFrame,
+    events: pd.DataFrame,
+    reviews: pd.DataFrame,
+    params: PipelineParams,
+    as_of: Any,
+    progress: Callable[[str, int], None] | None,
+) -> AnalysisResult:
     report = progress or (lambda step, pct: None)
     timings: dict[str, float] = {}
 
@@ -294,18 +313,24 @@ def _run_forecasts(result: AnalysisResult, purchases: pd.DataFrame, params: Pipe
     for key in sorted(k for k in customer_key.dropna().unique()):
         mask = (seg == key).to_numpy()
         series = pd.Series(purchases["total"].astype(float).to_numpy()[mask], index=placed[mask])
-        _forecast_one(result, key, "revenue", "W", params.forecast_horizon_weeks, series)
+        _forecast_one(result, key, "revenue", "W", params.forecast_horizon_weeks, series, quick=True)
 
 
 def _forecast_one(
-    result: AnalysisResult, segment_key: str | None, metric: str, freq: str, horizon: int, series: pd.Series
+    result: AnalysisResult,
+    segment_key: str | None,
+    metric: str,
+    freq: str,
+    horizon: int,
+    series: pd.Series,
+    quick: bool = False,
 ) -> None:
     label = f"{segment_key or 'shop'}:{metric}:{freq}"
     if series.empty:
         result.notes[f"forecast {label}"] = "no orders"
         return
     try:
-        fc = forecast_mod.forecast_series(series, horizon=horizon, freq=freq)
+        fc = forecast_mod.forecast_series(series, horizon=horizon, freq=freq, quick=quick)
     except ValueError as exc:
         result.notes[f"forecast {label}"] = str(exc)
         return

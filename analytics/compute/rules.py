@@ -28,27 +28,51 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ._util import require_columns
 
 RULE_COLUMNS = ("antecedents", "consequent", "support", "confidence", "lift", "leverage", "conviction", "count")
 
 
-def _one_hot(baskets: pd.DataFrame) -> pd.DataFrame:
-    b = baskets[["basket_id", "item"]].dropna().drop_duplicates()
+def _basket_matrix(b: pd.DataFrame, items: list) -> sparse.csr_matrix:
+    """Baskets x items (positions in ``items``) as a boolean CSR matrix; every basket is a row."""
     basket_codes, _ = pd.factorize(b["basket_id"], sort=False)
-    items = sorted(b["item"].unique(), key=lambda v: (str(type(v)), v))
     item_pos = {item: i for i, item in enumerate(items)}
-    n_baskets = int(basket_codes.max()) + 1 if len(basket_codes) else 0
     cols = b["item"].map(item_pos).to_numpy()
-    if n_baskets * len(items) <= 50_000_000:
-        mat = np.zeros((n_baskets, len(items)), dtype=bool)
-        mat[basket_codes, cols] = True
-        return pd.DataFrame(mat, columns=items)
-    from scipy import sparse
+    n_baskets = int(basket_codes.max()) + 1 if len(basket_codes) else 0
+    return sparse.csr_matrix(
+        (np.ones(len(cols), dtype=bool), (basket_codes, cols)), shape=(n_baskets, len(items)), dtype=bool
+    )
 
-    mat = sparse.csr_matrix((np.ones(len(cols), dtype=bool), (basket_codes, cols)), shape=(n_baskets, len(items)))
-    return pd.DataFrame.sparse.from_spmatrix(mat, columns=items)
+
+def _fpgrowth_counts(matrix: sparse.csr_matrix, min_count: int, max_len: int | None) -> dict[tuple, int]:
+    """mlxtend's FP-growth (its FP-tree and mining step) over the distinct baskets, each inserted
+    once with its multiplicity.
+
+    mlxtend's ``fpgrowth()`` inserts one basket at a time in a Python loop, which takes longer
+    than everything else for a shop with a million orders; the distinct baskets of frequent items
+    are a few thousand, and the tree (so every count) is the same. Returns {item positions: count}.
+    """
+    from mlxtend.frequent_patterns import fpcommon
+    from mlxtend.frequent_patterns.fpgrowth import fpg_step
+
+    support = np.asarray(matrix.sum(axis=0)).ravel()
+    rows = matrix[np.asarray(matrix.sum(axis=1)).ravel() > 0]
+    if rows.shape[0] == 0:
+        return {}
+    chunk = 100_000  # rows unpacked to dense booleans at a time
+    packed = np.vstack([np.packbits(rows[i : i + chunk].toarray(), axis=1) for i in range(0, rows.shape[0], chunk)])
+    distinct, multiplicity = np.unique(packed, axis=0, return_counts=True)
+    members = np.unpackbits(distinct, axis=1, count=matrix.shape[1]).astype(bool)
+    # insert most frequent items first, as mlxtend does (ties: lower position first)
+    order = np.lexsort((np.arange(len(support)), support))
+    rank = {int(item): i for i, item in enumerate(order)}
+    tree = fpcommon.FPTree(rank)
+    for row, count in zip(members, multiplicity.tolist(), strict=True):
+        itemset = sorted(np.flatnonzero(row).tolist(), key=rank.__getitem__, reverse=True)
+        tree.insert_itemset(itemset, count)
+    return {tuple(itemset): int(c) for c, itemset in fpg_step(tree, min_count, None, max_len, 0) if c >= min_count}
 
 
 def frequent_itemsets(
@@ -62,8 +86,14 @@ def frequent_itemsets(
     Returns ``(counts, n_baskets)`` where ``counts`` maps each frequent itemset
     (frozenset of items) to the number of baskets holding it. Duplicate
     (basket, item) rows count once.
+
+    Items below the support threshold cannot be in a frequent itemset, so they are left
+    out before mining (baskets holding none of the frequent items still count in
+    ``n_baskets``). FP-growth mines the distinct baskets with their multiplicities (see
+    :func:`_fpgrowth_counts`); Apriori is mlxtend's ``apriori()`` on the one-hot matrix.
+    Both give the same counts.
     """
-    from mlxtend.frequent_patterns import apriori, fpgrowth
+    from mlxtend.frequent_patterns import apriori
 
     require_columns(baskets, ("basket_id", "item"), "baskets")
     if not 0 < min_support <= 1:
@@ -72,20 +102,29 @@ def frequent_itemsets(
         raise ValueError(f"algorithm must be 'fpgrowth' or 'apriori', got {algorithm!r}")
     if max_len is not None and max_len < 1:
         raise ValueError("max_len must be at least 1")
-    onehot = _one_hot(baskets)
-    n = len(onehot)
+    b = baskets[["basket_id", "item"]].dropna().drop_duplicates()
+    n = int(b["basket_id"].nunique())
     if n == 0:
         raise ValueError("baskets is empty")
-    # mlxtend compares float supports; mine slightly below and filter on counts
     min_count = math.ceil(min_support * n - 1e-9)
-    func = fpgrowth if algorithm == "fpgrowth" else apriori
-    found = func(onehot, min_support=max(min_count - 0.5, 0.5) / n, use_colnames=True, max_len=max_len)
-    counts: dict[frozenset, int] = {}
-    for support, itemset in zip(found["support"].to_numpy(), found["itemsets"], strict=True):
-        c = int(round(support * n))
-        if c >= min_count:
-            counts[frozenset(itemset)] = c
-    return counts, n
+    item_counts = b["item"].value_counts()
+    frequent = item_counts[item_counts >= min_count]
+    if frequent.empty:
+        return {}, n
+    items = sorted(frequent.index, key=lambda v: (str(type(v)), v))
+    matrix = _basket_matrix(b[b["item"].isin(frequent.index)], items)
+    if algorithm == "fpgrowth":
+        found = _fpgrowth_counts(matrix, min_count, max_len)
+    else:
+        onehot = pd.DataFrame(matrix.toarray(), columns=range(len(items)))
+        m = len(onehot)
+        # mlxtend compares float supports; mine slightly below and filter on counts
+        table = apriori(onehot, min_support=min(max(min_count - 0.5, 0.5) / m, 1.0), max_len=max_len)
+        found = {
+            tuple(itemset): int(round(support * m))
+            for support, itemset in zip(table["support"].to_numpy(), table["itemsets"], strict=True)
+        }
+    return {frozenset(items[i] for i in key): c for key, c in found.items() if c >= min_count}, n
 
 
 def association_rules_for(

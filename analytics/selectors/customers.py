@@ -1,0 +1,275 @@
+"""Reads for the customer list and the customer profile page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from analytics import explain
+from analytics.models import AnalysisRun, CustomerScore, Segment, SegmentKind, SegmentMembership
+from analytics.segments import custom_segment_scores
+from customers.integrations import selectors as data_selectors
+from customers.models import Customer, Order, OrderLine, OrderStatus
+from shops.models import Shop
+
+CUSTOMER_SORTS = {
+    "name": ("last_name", "first_name", "id"),
+    "-last_order": (F("last_order_at").desc(nulls_last=True), "id"),
+    "-clv": (F("score__clv_12m").desc(nulls_last=True), "id"),
+    "-monetary": (F("score__monetary").desc(nulls_last=True), "id"),
+    "-frequency": (F("score__frequency").desc(nulls_last=True), "id"),
+    "newest": ("-created_at", "-id"),
+}
+DEFAULT_CUSTOMER_SORT = "name"
+ORDERS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    search: str = ""
+    segment: Segment | None = None
+    rfm_group: str = ""
+    churn_risk: str = ""
+    last_order_after: dt.date | None = None
+    last_order_before: dt.date | None = None
+    sort: str = DEFAULT_CUSTOMER_SORT
+
+
+def _day_start(shop: Shop, day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=shop.tzinfo)
+
+
+def customer_table(*, shop: Shop, filters: CustomerFilters, run: AnalysisRun | None) -> QuerySet[Customer]:
+    """Customers with their current score joined (as `score__…`) and last order time, filtered and sorted.
+
+    The last order is a correlated subquery, evaluated only for the rows of the page; the date
+    filters are EXISTS on the (shop, customer, placed_at) index, so a search stays fast at 100,000
+    customers.
+    """
+    purchases = Order.objects.for_shop(shop).filter(
+        customer=OuterRef("pk"), status__in=[OrderStatus.PAID, OrderStatus.RETURNED]
+    )
+    qs = Customer.objects.for_shop(shop).annotate(
+        score=FilteredRelation("scores", condition=Q(scores__shop=shop, scores__run=run)),
+        last_order_at=Subquery(purchases.order_by("-placed_at").values("placed_at")[:1]),
+        score_rfm_group=F("score__rfm_group"),
+        score_churn_risk=F("score__churn_risk"),
+        score_clv=F("score__clv_12m"),
+        score_monetary=F("score__monetary"),
+        score_frequency=F("score__frequency"),
+    )
+    search = filters.search.strip()
+    if search:
+        q = Q(email__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search)
+        if search.isdigit():
+            q |= Q(pk=int(search))
+        q |= Q(external_id=search)
+        qs = qs.filter(q)
+    if filters.segment is not None:
+        if filters.segment.kind == SegmentKind.CUSTOM:
+            ids = custom_segment_scores(shop=shop, definition=filters.segment.definition, run=run).values("customer_id")
+        else:
+            ids = SegmentMembership.objects.for_shop(shop).filter(segment=filters.segment).values("customer_id")
+        qs = qs.filter(pk__in=ids)
+    if filters.rfm_group:
+        qs = qs.filter(score__rfm_group=filters.rfm_group)
+    if filters.churn_risk:
+        qs = qs.filter(score__churn_risk=filters.churn_risk)
+    if filters.last_order_after:
+        qs = qs.filter(Exists(purchases.filter(placed_at__gte=_day_start(shop, filters.last_order_after))))
+    if filters.last_order_before:
+        since = _day_start(shop, filters.last_order_before)
+        qs = qs.filter(Exists(purchases)).exclude(Exists(purchases.filter(placed_at__gte=since)))
+    return qs.order_by(*CUSTOMER_SORTS.get(filters.sort, CUSTOMER_SORTS[DEFAULT_CUSTOMER_SORT]))
+
+
+def rfm_groups_in_run(*, shop: Shop, run: AnalysisRun | None) -> list[str]:
+    if run is None:
+        return []
+    names = set(Segment.objects.for_shop(shop).filter(run=run, kind=SegmentKind.RFM).values_list("name", flat=True))
+    return [g for g in explain.RFM_GROUPS if g in names]
+
+
+def customer_get(*, shop: Shop, customer_id: int) -> Customer | None:
+    return Customer.objects.for_shop(shop).filter(pk=customer_id).first()
+
+
+def customer_score(*, shop: Shop, customer: Customer, run: AnalysisRun | None) -> CustomerScore | None:
+    if run is None:
+        return None
+    return CustomerScore.objects.for_shop(shop).filter(run=run, customer=customer).first()
+
+
+def customer_orders(*, shop: Shop, customer: Customer, limit: int = ORDERS_SHOWN) -> tuple[list[Order], int]:
+    """The customer's most recent orders with their lines and products (two queries), and how many there are."""
+    orders = Order.objects.for_shop(shop).filter(customer=customer)
+    total = orders.count()
+    lines = OrderLine.objects.for_shop(shop).select_related("product").order_by("id")
+    page = list(orders.order_by("-placed_at", "-id").prefetch_related(Prefetch("lines", queryset=lines))[:limit])
+    return page, total
+
+
+def _feature_value(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name == "preferred_weekday":
+        try:
+            return explain.WEEKDAYS[int(value)]
+        except (ValueError, IndexError, TypeError):
+            return value
+    if name == "preferred_hour":
+        try:
+            return f"{int(value):02d}:00"
+        except (ValueError, TypeError):
+            return value
+    if name == "gender":
+        return {"female": _("Female"), "male": _("Male"), "other": _("Other")}.get(str(value), value)
+    return value
+
+
+def feature_groups(score: CustomerScore | None) -> list[dict[str, Any]]:
+    """The profile's personal, behaviour and preference features as labelled rows."""
+    if score is None:
+        return []
+    features = score.features or {}
+    groups = [
+        ("personal", _("Personal"), explain.PERSONAL_FEATURES),
+        ("behaviour", _("Behaviour"), explain.BEHAVIOUR_FEATURES),
+        ("preferences", _("Preferences"), explain.PREFERENCE_FEATURES),
+    ]
+    out = []
+    for key, title, names in groups:
+        rows = [
+            {
+                "name": name,
+                "label": explain.feature_label(name),
+                "value": _feature_value(name, features.get(name)),
+                "is_money": name in explain.MONEY_FEATURES,
+                "is_share": name in explain.SHARE_FEATURES,
+                "is_number": isinstance(features.get(name), (int, float))
+                and name not in ("preferred_weekday", "preferred_hour"),
+            }
+            for name in names
+            if features.get(name) not in (None, "")
+        ]
+        out.append({"key": key, "title": title, "rows": rows})
+    return out
+
+
+def prediction_explanations(score: CustomerScore | None, *, currency: str = "") -> dict[str, str]:
+    """One sentence each for predicted CLV, probability active and next order, from the customer's own figures."""
+    if score is None:
+        return {}
+    f = score.features or {}
+    days = int(round(f.get("tenure_days") or 0))
+    times = int(score.frequency or 0)
+    recency = f.get("recency_days")
+    out: dict[str, str] = {}
+    if score.p_alive is not None:
+        bought = ngettext(
+            "Bought on %(n)d day in %(days)d days",
+            "Bought on %(n)d different days in %(days)d days",
+            times,
+        ) % {"n": times, "days": days}
+        last = _("last %(recency)d days ago") % {"recency": int(round(recency))} if recency is not None else ""
+        out["p_alive"] = _("%(bought)s, %(last)s; customers like this have a %(p)d%% chance of still being active.") % {
+            "bought": bought,
+            "last": last,
+            "p": round(score.p_alive * 100),
+        }
+    else:
+        group = explain.rfm_text(score.rfm_group)
+        out["p_alive"] = _(
+            "Too few repeat purchases in this shop for the model; judged from the RFM group instead: %(group)s"
+        ) % {"group": group.who if group else score.rfm_group or "—"}
+    if score.clv_12m is not None and score.expected_365 is not None:
+        out["clv"] = _(
+            "Expected to buy on about %(n)s days in the next 12 months, spending %(aov)s per order on average."
+        ) % {
+            "n": number_format(score.expected_365, 1),
+            "aov": explain.format_money(f.get("avg_order_value") or 0, currency),
+        }
+    else:
+        out["clv"] = _("The shop does not have enough repeat purchases yet for a reliable lifetime-value model.")
+    if score.next_order_date is not None:
+        gap = f.get("mean_days_between_orders")
+        if gap:
+            out["next_order"] = _(
+                "Usually orders every %(gap)d days; the model expects the next order around then."
+            ) % {"gap": round(gap)}
+        else:
+            out["next_order"] = _("Estimated from the purchase rate of customers like this one.")
+        if score.p_alive is not None and score.p_alive < 0.3:
+            out["next_order"] += " " + _("But they may have stopped buying.")
+    return out
+
+
+def segment_history_for(*, shop: Shop, customer: Customer, limit: int = 40) -> list[SegmentMembership]:
+    """The customer's computed segments in past runs, newest run first (one query)."""
+    return list(
+        SegmentMembership.objects.for_shop(shop)
+        .filter(customer=customer)
+        .select_related("segment", "run")
+        .order_by("-run__created_at", "segment__kind")[:limit]
+    )
+
+
+def custom_segments_for(*, shop: Shop, customer: Customer, run: AnalysisRun | None, limit: int = 20) -> list[Segment]:
+    """The custom segments the customer matches now (one EXISTS per custom segment, at most `limit`)."""
+    if run is None:
+        return []
+    found = []
+    for segment in Segment.objects.for_shop(shop).filter(kind=SegmentKind.CUSTOM).order_by("name")[:limit]:
+        try:
+            if (
+                custom_segment_scores(shop=shop, definition=segment.definition, run=run)
+                .filter(customer=customer)
+                .exists()
+            ):
+                found.append(segment)
+        except ValueError:
+            continue
+    return found
+
+
+def customer_data_export(*, shop: Shop, customer: Customer) -> dict[str, Any]:
+    """Everything held about one customer: what the data-in side exports (profile, orders with lines,
+    events, reviews, survey answers) plus the analysis results (scores, segments)."""
+    export = data_selectors._customer_export(shop, customer)
+    export["analysis"] = {
+        "scores": list(
+            CustomerScore.objects.for_shop(shop)
+            .filter(customer=customer)
+            .order_by("run__created_at")
+            .values(
+                "run_id",
+                "features",
+                "recency_days",
+                "frequency",
+                "monetary",
+                "rfm_group",
+                "cluster",
+                "p_alive",
+                "expected_30",
+                "expected_90",
+                "expected_365",
+                "clv_12m",
+                "next_order_date",
+                "churn_risk",
+                "recommendations",
+            )
+        ),
+        "segments": list(
+            SegmentMembership.objects.for_shop(shop)
+            .filter(customer=customer)
+            .order_by("run__created_at")
+            .values("run_id", "segment__key", "segment__name", "reason")
+        ),
+    }
+    return export

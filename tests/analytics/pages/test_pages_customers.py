@@ -1,0 +1,147 @@
+"""Customer list with search and filters, profile page, privacy export and erasure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.urls import reverse
+
+from analytics.models import CustomerScore, Segment, SegmentMembership
+from customers.models import Customer, Order, Review
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("customer_list")
+
+
+def _champion(pages) -> Customer:
+    segment = Segment.objects.for_shop(pages.shop).get(run=pages.run, key="rfm:champions")
+    membership = SegmentMembership.objects.for_shop(pages.shop).filter(segment=segment).order_by("customer_id").first()
+    return Customer.objects.for_shop(pages.shop).get(pk=membership.customer_id)
+
+
+@pytest.mark.parametrize("role", ["owner", "staff", "viewer"])
+def test_members_see_the_customer_list(pages, role):
+    response = getattr(pages, role).get(LIST)
+
+    assert response.status_code == 200
+    assert response.context["customers"].paginator.count == Customer.objects.for_shop(pages.shop).count()
+
+
+def test_the_customer_list_answers_in_a_bounded_number_of_queries(pages, django_assert_max_num_queries):
+    with django_assert_max_num_queries(15):
+        pages.viewer.get(LIST, {"q": "a", "sort": "-clv"})
+
+
+def test_htmx_search_finds_a_customer_by_email(pages, hx):
+    someone = _champion(pages)
+
+    response = hx(pages.viewer, "get", LIST, data={"q": someone.email})
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="customers"')
+    assert [c.pk for c in response.context["customers"]] == [someone.pk]
+
+
+def test_filters_by_segment_rfm_group_and_churn_risk(pages):
+    segment = Segment.objects.for_shop(pages.shop).get(run=pages.run, key="rfm:champions")
+
+    by_segment = pages.viewer.get(LIST, {"segment": segment.pk})
+    by_group = pages.viewer.get(LIST, {"rfm_group": "Champions"})
+    by_risk = pages.viewer.get(LIST, {"churn_risk": "high"})
+
+    assert by_segment.context["customers"].paginator.count == segment.size
+    assert by_group.context["customers"].paginator.count == segment.size
+    high = CustomerScore.objects.for_shop(pages.shop).filter(run=pages.run, churn_risk="high").count()
+    assert by_risk.context["customers"].paginator.count == high
+
+
+def test_filters_by_last_order_date(pages):
+    cutoff = dt.date(2026, 2, 1)
+    since = dt.datetime(2026, 2, 1, tzinfo=pages.shop.tzinfo)
+    purchases = Order.objects.for_shop(pages.shop).filter(status__in=["paid", "returned"], customer__isnull=False)
+    recent = set(purchases.filter(placed_at__gte=since).values_list("customer_id", flat=True))
+    ever = set(purchases.values_list("customer_id", flat=True))
+
+    after = pages.viewer.get(LIST, {"last_order_after": cutoff.isoformat()})
+    before = pages.viewer.get(LIST, {"last_order_before": cutoff.isoformat()})
+
+    assert after.context["customers"].paginator.count == len(recent)
+    assert before.context["customers"].paginator.count == len(ever - recent)
+
+
+def test_another_shops_segment_is_not_a_valid_filter(pages):
+    response = pages.viewer.get(LIST, {"segment": pages.other_segment.pk})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+def test_the_profile_shows_features_predictions_with_explanations_orders_and_segments(pages):
+    someone = _champion(pages)
+
+    response = pages.viewer.get(reverse("customer_detail", args=[someone.pk]))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    for heading in ("Personal", "Behaviour", "Preferences", "Predictions", "Recommended offers", "Segment history"):
+        assert heading in body
+    assert "chance of still being active" in body
+    assert "Champions" in body
+    assert 'class="timeline"' in body
+
+
+def test_the_profile_answers_in_a_bounded_number_of_queries(pages, django_assert_max_num_queries):
+    someone = _champion(pages)
+    with django_assert_max_num_queries(20):
+        pages.viewer.get(reverse("customer_detail", args=[someone.pk]))
+
+
+def test_a_stranger_gets_404_for_another_shops_customer(pages):
+    someone = _champion(pages)
+
+    for name in ("customer_detail", "customer_export", "customer_erase"):
+        assert pages.stranger.get(reverse(name, args=[someone.pk])).status_code == 404
+        assert pages.stranger.post(reverse(name, args=[someone.pk])).status_code == 404
+
+
+def test_the_owner_exports_everything_about_a_customer_as_json(pages):
+    someone = _champion(pages)
+
+    response = pages.owner.get(reverse("customer_export", args=[someone.pk]))
+
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    data = json.loads(response.content)
+    assert data["profile"]["email"] == someone.email
+    assert len(data["orders"]) == Order.objects.for_shop(pages.shop).filter(customer=someone).count()
+    assert data["orders"][0]["lines"]
+    assert data["analysis"]["scores"][0]["rfm_group"] == "Champions"
+    assert any(s["segment__key"] == "rfm:champions" for s in data["analysis"]["segments"])
+
+
+def test_staff_and_viewer_cannot_export_or_erase(pages):
+    someone = _champion(pages)
+
+    for client in (pages.staff, pages.viewer):
+        assert client.get(reverse("customer_export", args=[someone.pk])).status_code == 403
+        assert client.post(reverse("customer_erase", args=[someone.pk])).status_code == 403
+    assert Customer.objects.for_shop(pages.shop).get(pk=someone.pk).erased_at is None
+
+
+def test_erasing_asks_for_confirmation_then_blanks_personal_data(pages):
+    someone = _champion(pages)
+    Review.objects.for_shop(pages.shop).filter(customer=someone).update(text="Lovely beans")
+
+    confirm = pages.owner.get(reverse("customer_erase", args=[someone.pk]))
+    response = pages.owner.post(reverse("customer_erase", args=[someone.pk]))
+
+    erased = Customer.objects.for_shop(pages.shop).get(pk=someone.pk)
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.content.decode()
+    assert response.status_code == 302
+    assert erased.erased_at is not None
+    assert erased.email == "" and erased.first_name == "" and erased.last_name == ""
+    assert not Review.objects.for_shop(pages.shop).filter(customer=someone).exclude(text="").exists()
+    assert Order.objects.for_shop(pages.shop).filter(customer=someone).exists()
