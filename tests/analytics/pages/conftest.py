@@ -28,7 +28,7 @@ def _client(user) -> Client:
     return client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def analysed(django_db_setup, django_db_blocker):
     """A demo shop of 300 customers with one finished analysis run (current) and a fake earlier run."""
     with django_db_blocker.unblock():
