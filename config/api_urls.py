@@ -18,6 +18,7 @@ from customers.api import (
 )
 
 router = DefaultRouter()
+router.include_format_suffixes = False  # one URL per resource; JSON is the only format
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("products", ProductViewSet, basename="product")
 router.register("orders", OrderViewSet, basename="order")

@@ -15,7 +15,6 @@ import os
 import secrets
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config.env import database_from_url, email_from_url, env_bool, env_list
@@ -96,10 +95,7 @@ TEMPLATES = [
     },
 ]
 
-try:
-    DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"), base_dir=VAR_DIR)}
-except ImproperlyConfigured:
-    raise
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"), base_dir=VAR_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

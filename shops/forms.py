@@ -12,6 +12,12 @@ from shops.models import CURRENCY_VALIDATOR, SLUG_VALIDATOR, Role, Shop
 TIMEZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz or tz == "UTC"]
 
 
+def _currency(value: str) -> str:
+    value = value.strip().upper()
+    CURRENCY_VALIDATOR(value)
+    return value
+
+
 class ShopFieldsForm(forms.Form):
     shop_name = forms.CharField(label=_("Shop name"), max_length=200)
     slug = forms.CharField(
@@ -22,10 +28,10 @@ class ShopFieldsForm(forms.Form):
         help_text=_("Lowercase letters, digits and hyphens; used in webhook addresses. Leave empty to derive it."),
     )
     timezone = forms.ChoiceField(label=_("Time zone"), choices=TIMEZONE_CHOICES, initial="Europe/London")
-    currency = forms.CharField(label=_("Currency"), max_length=3, initial="EUR", validators=[CURRENCY_VALIDATOR])
+    currency = forms.CharField(label=_("Currency"), max_length=3, initial="EUR")
 
     def clean_currency(self) -> str:
-        return self.cleaned_data["currency"].upper()
+        return _currency(self.cleaned_data["currency"])
 
     def clean(self):
         cleaned = super().clean()
@@ -71,8 +77,13 @@ class ShopSettingsForm(forms.ModelForm):
         model = Shop
         fields = ["name", "timezone", "currency", "postal_address"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Upper-case before the model's ^[A-Z]{3}$ validator runs, so "gbp" is accepted.
+        self.fields["currency"].validators = []
+
     def clean_currency(self) -> str:
-        return self.cleaned_data["currency"].upper()
+        return _currency(self.cleaned_data["currency"])
 
 
 class MemberAddForm(forms.Form):

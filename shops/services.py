@@ -61,6 +61,14 @@ def membership_add(*, shop: Shop, email: str, role: str) -> Membership:
         user = User.objects.get(username=User.objects.normalize_email(email).lower())
     except User.DoesNotExist:
         raise ValidationError({"email": _("No account uses this email; ask them to sign up first.")}) from None
+    existing = Membership.objects.filter(shop=shop, user=user).first()
+    if (
+        existing is not None
+        and existing.role == Role.OWNER
+        and role != Role.OWNER
+        and Membership.objects.filter(shop=shop, role=Role.OWNER).count() <= 1
+    ):
+        raise ValidationError(_("A shop needs at least one owner; make someone else owner first."))
     membership, _created = Membership.objects.update_or_create(shop=shop, user=user, defaults={"role": role})
     return membership
 

@@ -207,13 +207,6 @@ def test_another_auth_scheme_is_not_authenticated(client, mine):
     assert response.status_code == 401
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="BUG: shops/api_auth.py ApiKeyAuthentication.authenticate() does parts[0] on "
-    "header.split() without checking for an empty list, so a whitespace-only Authorization "
-    "header raises IndexError (500). Return None when `parts` is empty.",
-)
 def test_blank_authorization_header_is_not_a_server_error(client, mine):
     response = client.get("/api/v1/customers/", HTTP_AUTHORIZATION="   ")
 

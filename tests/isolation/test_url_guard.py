@@ -470,7 +470,7 @@ def test_gated_pages_send_anonymous_visitors_to_login(client):
 
 @pytest.fixture
 def _restore_scope():
-    """Undo a leaked scope after the test, so the bug below cannot spill into other tests."""
+    """Undo a leaked scope after the test, so a regression of the test below cannot spill into other tests."""
     from shops import scope
 
     token = scope._current_shop.set(None)
@@ -478,13 +478,6 @@ def _restore_scope():
     scope._current_shop.reset(token)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: shops/api.py ShopScopedAPIMixin enters the shop scope in initial() and leaves it "
-    "only in finalize_response(); DRF skips finalize_response() when the view raises a non-API "
-    "exception (a 500), so with an API key the scope stays set for the next request on that "
-    "thread. Reset the token in a try/finally around dispatch().",
-)
 @pytest.mark.django_db
 def test_a_failing_api_request_does_not_leave_its_shop_in_scope(monkeypatch, callers, _restore_scope):
     from customers.api import CustomerViewSet

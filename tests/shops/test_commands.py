@@ -61,7 +61,8 @@ def test_create_shop_with_a_taken_slug_is_a_clear_error(shop):
     with pytest.raises(CommandError, match=r"A shop with the slug 'alpha' already exists; choose another slug"):
         _run("create_shop", "--slug=alpha", "--name=Again", "--owner=x@example.com", "--password=pw-long-enough-1")
 
-    assert Shop.objects.count() == 1
+    assert Shop.objects.get(slug="alpha").name == "Alpha Coffee"
+    assert not Shop.objects.filter(name="Again").exists()
     assert not User.objects.filter(username="x@example.com").exists()
 
 
@@ -76,7 +77,7 @@ def test_create_shop_for_a_new_account_needs_a_password():
     with pytest.raises(CommandError, match="give --password"):
         _run("create_shop", "--slug=gamma", "--name=Gamma", "--owner=new@example.com")
 
-    assert not Shop.objects.exists()
+    assert not Shop.objects.filter(slug="gamma").exists()
 
 
 def test_create_shop_with_a_bad_timezone_is_a_clear_error_and_creates_nothing():
@@ -90,7 +91,7 @@ def test_create_shop_with_a_bad_timezone_is_a_clear_error_and_creates_nothing():
             "--timezone=Mars/Olympus",
         )
 
-    assert not Shop.objects.exists()
+    assert not Shop.objects.filter(slug="gamma").exists()
     assert not User.objects.filter(username="new@example.com").exists()
 
 
@@ -116,4 +117,4 @@ def test_create_api_key_for_an_unknown_shop_is_a_clear_error(shop):
     with pytest.raises(CommandError, match=r"No shop has the slug 'nope'"):
         _run("create_api_key", "--shop=nope")
 
-    assert not ApiKey.unscoped.exists()
+    assert not ApiKey.unscoped.filter(name="command line").exists()

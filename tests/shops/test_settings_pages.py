@@ -111,12 +111,6 @@ def test_adding_an_unknown_email_shows_a_message(owner_client, shop):
     assert Membership.objects.filter(shop=shop).count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: shops/services.py membership_add() changes an existing member's role with "
-    "update_or_create, so the last owner can demote themselves (member_add with their own email "
-    "and role viewer) and the shop is left without an owner; membership_remove() refuses this.",
-)
 def test_the_last_owner_cannot_demote_themselves(owner_client, owner, shop):
     owner_client.post(reverse("member_add"), {"member-email": owner.email, "member-role": "viewer"})
 
