@@ -14,6 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from analytics import services
@@ -53,6 +54,13 @@ from shops.api_auth import ApiKeyUser
 from shops.models import Shop
 
 CHANGES_LIMIT = 1000
+
+
+class ResultsPagination(PageNumberPagination):
+    """Pages of 50; ``page_size`` asks for up to 1,000 (members of a big segment, all rules)."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 1000
 
 
 def _filters(serializer_class, request) -> dict:
@@ -97,6 +105,7 @@ class SegmentViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
+    pagination_class = ResultsPagination
     serializer_class = SegmentOutputSerializer
 
     def get_shop_queryset(self, shop):
@@ -219,6 +228,7 @@ def _product_ids(shop: Shop, value: str) -> list[str]:
     retrieve=extend_schema(summary="One rule (of any run)"),
 )
 class RuleViewSet(ShopReadOnlyViewSet):
+    pagination_class = ResultsPagination
     serializer_class = RuleOutputSerializer
 
     def get_shop_queryset(self, shop) -> QuerySet[AssociationRule]:
@@ -256,6 +266,7 @@ class RuleViewSet(ShopReadOnlyViewSet):
     retrieve=extend_schema(summary="One forecast (of any run)"),
 )
 class ForecastViewSet(ShopReadOnlyViewSet):
+    pagination_class = ResultsPagination
     serializer_class = ForecastOutputSerializer
 
     def get_shop_queryset(self, shop) -> QuerySet[Forecast]:
@@ -287,6 +298,7 @@ class ForecastViewSet(ShopReadOnlyViewSet):
     retrieve=extend_schema(summary="One analysis run: progress while it runs, summary when done"),
 )
 class AnalysisRunViewSet(ShopScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    pagination_class = ResultsPagination
     serializer_class = AnalysisRunOutputSerializer
 
     def get_shop_queryset(self, shop) -> QuerySet[AnalysisRun]:

@@ -18,7 +18,7 @@ import io
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, FloatField, Func, QuerySet
 
 from customers.models import Customer, Event, Order, OrderLine, Product, Review
 from shops.models import Shop
@@ -39,28 +39,53 @@ LINE_COLUMNS = [
 ]
 
 
+class _EpochSeconds(Func):
+    """A timestamp as seconds since 1970 (PostgreSQL): a number is much cheaper to write as
+    text and to parse back than a timestamp with its time zone."""
+
+    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+    output_field = FloatField()
+
+
+def _when(field: str):
+    """The expression to select a datetime column with: epoch seconds on PostgreSQL (see _utc)."""
+    return _EpochSeconds(F(field)) if connection.vendor == "postgresql" else F(field)
+
+
 def _frame(qs: QuerySet, columns: list[str], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
-    """The queryset's rows as a frame with these column names (values_list order)."""
+    """The queryset's rows as a frame with these column names (values_list order).
+
+    ``dtypes`` as for pandas; "object" marks text columns. On PostgreSQL the rows arrive as
+    ``COPY (query) TO STDOUT`` CSV read by pandas' C parser: the database formats rows while
+    this process reads them, and no Python object is made per value.
+    """
+    dtypes = dtypes or {}
     sql, params = qs.query.sql_with_params()
     if connection.vendor == "postgresql":
         buffer = io.BytesIO()
         with connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
             for block in copy:
                 buffer.write(block)
+        if not buffer.tell():
+            return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "object")) for c in columns})
         buffer.seek(0)
-        if not buffer.getbuffer().nbytes:
-            return pd.DataFrame({c: pd.Series(dtype=(dtypes or {}).get(c, "object")) for c in columns})
         return pd.read_csv(buffer, header=None, names=columns, dtype=dtypes, keep_default_na=False, na_values=[""])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     frame = pd.DataFrame.from_records(rows, columns=columns)
-    return frame.astype({c: t for c, t in (dtypes or {}).items() if t != "object"}) if rows else frame
+    return frame.astype({c: t for c, t in dtypes.items() if t != "object"}) if rows else frame
 
 
 def _utc(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    """Columns of datetimes, or of epoch seconds (from _when), as UTC datetimes."""
     for col in cols:
-        frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            micros = pd.Series(np.round(values.to_numpy(dtype=float) * 1e6), index=values.index).astype("Int64")
+            frame[col] = pd.to_datetime(micros, unit="us", utc=True).astype("datetime64[ns, UTC]")
+        else:
+            frame[col] = pd.to_datetime(values, utc=True, format="ISO8601")
     return frame
 
 
@@ -72,7 +97,7 @@ def _texts(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
 
 def orders_frame(*, shop: Shop) -> pd.DataFrame:
     """order_id, customer_id (nullable), placed_at (UTC), total (float), status."""
-    qs = Order.objects.for_shop(shop).order_by().values_list("id", "customer_id", "placed_at", "total", "status")
+    qs = Order.objects.for_shop(shop).order_by().values_list("id", "customer_id", _when("placed_at"), "total", "status")
     frame = _frame(qs, ORDER_COLUMNS, {"order_id": "int64", "customer_id": "Int64", "status": "object"})
     frame = _utc(frame, "placed_at")
     frame["total"] = frame["total"].astype(float)
@@ -127,7 +152,7 @@ def customers_frame(*, shop: Shop) -> pd.DataFrame:
     qs = (
         Customer.objects.for_shop(shop)
         .order_by()
-        .values_list("id", "birth_date", "gender", "occupation", "city", "country", "created_at")
+        .values_list("id", "birth_date", "gender", "occupation", "city", "country", _when("created_at"))
     )
     frame = _frame(qs, cols, {"customer_id": "int64", **dict.fromkeys(cols[1:6], "object")})
     frame = _utc(frame, "created_at")
@@ -142,7 +167,7 @@ def events_frame(*, shop: Shop) -> pd.DataFrame:
         Event.objects.for_shop(shop)
         .filter(customer__isnull=False)
         .order_by()
-        .values_list("customer_id", "kind", "at", "duration_seconds")
+        .values_list("customer_id", "kind", _when("at"), "duration_seconds")
     )
     frame = _utc(_frame(qs, cols, {"customer_id": "int64", "kind": "object"}), "at")
     frame["duration_seconds"] = frame["duration_seconds"].astype(float)

@@ -167,8 +167,6 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
         with transaction.atomic():
             _store(run=run, result=result)
             custom_segments_refresh(shop=shop, run=run)
-            timings["save"] = time.perf_counter() - t0
-            summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
             AnalysisRun.unscoped.filter(shop=shop, is_current=True).update(is_current=False)
             AnalysisRun.unscoped.filter(pk=run.pk).update(
                 status=RunStatus.DONE,
@@ -176,9 +174,12 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
                 progress=100,
                 step="done",
                 summary=summary,
-                timings=summary["timings"],
                 finished_at=timezone.now(),
             )
+        # "save" includes the commit, where PostgreSQL checks the deferred foreign keys of every row
+        timings["save"] = time.perf_counter() - t0
+        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        AnalysisRun.unscoped.filter(pk=run.pk).update(summary=summary, timings=summary["timings"])
     except Exception as exc:  # the reason goes to the owner; the previous results stay current
         logger.exception("analysis run %s failed", run.pk)
         AnalysisRun.unscoped.filter(pk=run.pk).update(
@@ -506,9 +507,8 @@ def _store_scores(*, run: AnalysisRun, result, feats: pd.DataFrame, clv: pd.Data
     p_alive = c["p_alive"] if c is not None else pd.Series(np.nan, index=ids)
     if c is not None:
         next_date = pd.to_datetime(c["next_order_date"])
-        next_dates = [
-            d.date() if not pd.isna(d) and d.year < 2200 else None for d in next_date.dt.to_pydatetime().tolist()
-        ]
+        plausible = next_date.notna() & (next_date.dt.year < 2200)
+        next_dates = next_date.dt.date.astype(object).where(plausible, None).tolist()
     else:
         next_dates = none
     risk = churn_risks(p_alive=p_alive, rfm_group=rfm_group)

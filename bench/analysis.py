@@ -62,24 +62,33 @@ def run_once(slug: str) -> dict:
     import django
 
     django.setup()
+    from django.db import connection
+
     from analytics import services
     from analytics.models import RunStatus
     from shops.models import Shop
     from shops.scope import shop_scope
 
     shop = Shop.objects.get(slug=slug)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     with shop_scope(shop):
+        db_cpu, cpu = _backend_cpu(backend), time.process_time()
         started = time.perf_counter()
         run = services.analysis_run_create(shop=shop, trigger="command")
         run = services.analysis_run_claim(run_id=run.pk)
         run = services.analysis_run_execute(run=run)
         wall = time.perf_counter() - started
+        cpu, db_cpu = time.process_time() - cpu, _backend_cpu(backend) - db_cpu
     if run.status != RunStatus.DONE:
         raise SystemExit(f"the run failed: {run.error}")
     summary = run.summary
     return {
         "slug": slug,
         "wall": wall,
+        "cpu": cpu,
+        "db_cpu": db_cpu,
         "timings": run.timings,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "customers": summary.get("customers"),
@@ -88,6 +97,12 @@ def run_once(slug: str) -> dict:
         "forecast_model": summary.get("forecast", {}).get("model"),
         "clv_ok": summary.get("clv", {}).get("ok"),
     }
+
+
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process of this machine (the run's PostgreSQL backend)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _child(slug: str) -> dict:

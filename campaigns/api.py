@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from campaigns import attribution, selectors, sending, services
+from campaigns.models import Campaign
 from campaigns.serializers import (
     CampaignInputSerializer,
     CampaignOutputSerializer,
@@ -60,6 +61,9 @@ def results_payload(*, shop, campaign) -> dict:
     retrieve=extend_schema(summary="One campaign"),
 )
 class CampaignViewSet(ShopScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The shop's campaigns: one message to a segment, sent at most once per customer, measured
+    against a holdout. Reads and preview need a viewer, the rest staff (an API key is staff)."""
+
     serializer_class = CampaignOutputSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -67,6 +71,11 @@ class CampaignViewSet(ShopScopedAPIMixin, mixins.ListModelMixin, mixins.Retrieve
     def required_role(self) -> str | None:
         # Preview is a POST that changes nothing: viewers may use it like a read.
         return Role.VIEWER if getattr(self, "action", None) == "preview" else None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reads the model, no shop in scope
+            return Campaign.unscoped.none()
+        return super().get_queryset()
 
     def get_shop_queryset(self, shop):
         return selectors.campaign_list(shop=shop)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import Segment
@@ -67,6 +68,22 @@ class ShopLocalDateTimeField(forms.Field):
         raise forms.ValidationError(_("Enter a date and time, e.g. 2026-12-01 09:30."))
 
 
+def starter_subject() -> str:
+    return gettext('{{ first_name|default:"Hello" }}, something picked for you at {{ shop_name }}')
+
+
+def starter_body() -> str:
+    """A first message to edit, using every kind of placeholder."""
+    return gettext(
+        'Hi {{ first_name|default:"there" }},\n\n'
+        "We picked these for you{% if favourite_category %}, as you like {{ favourite_category|lower }}{% endif %}:\n"
+        "{% for product in recommended_products %}- {{ product }}\n{% endfor %}\n"
+        "{% if offer %}Enjoy {{ offer }}{% if discount_code %} with the code {{ discount_code }}{% endif %}."
+        "{% endif %}\n\n"
+        "See you soon,\n{{ shop_name }}"
+    )
+
+
 class SegmentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Segment) -> str:
         return _("%(name)s (%(size)s customers)") % {"name": obj.name, "size": obj.size}
@@ -120,6 +137,9 @@ class CampaignForm(forms.ModelForm):
         if self.instance.pk and self.instance.segment_id:
             allowed |= Q(pk=self.instance.segment_id)
         self.fields["segment"].queryset = Segment.objects.for_shop(shop).filter(allowed).order_by("kind", "-size")
+        if not self.instance.pk:
+            self.fields["subject_template"].initial = starter_subject()
+            self.fields["body_template"].initial = starter_body()
         if self.instance.pk:
             self.fields["holdout_percent"].initial = int(self.instance.holdout_share * 100)
             self.fields["segment"].initial = self.instance.segment_id

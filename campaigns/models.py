@@ -135,11 +135,12 @@ class Campaign(ShopOwned):
             validate_templates(subject=self.subject_template, body=self.body_template)
         except TemplateProblem as exc:
             errors.setdefault(exc.field, []).append(exc.message)
-        if self.offer_type in {OfferType.PERCENT_OFF, OfferType.AMOUNT_OFF}:
-            if self.offer_value is None or self.offer_value <= 0:
-                errors.setdefault("offer_value", []).append(_("Give the discount, a number above zero."))
-            elif self.offer_type == OfferType.PERCENT_OFF and self.offer_value > 100:
-                errors.setdefault("offer_value", []).append(_("A percentage is at most 100."))
+        if self.offer_type not in {OfferType.PERCENT_OFF, OfferType.AMOUNT_OFF}:
+            self.offer_value = None  # a value means nothing for free shipping or a recommendation
+        elif self.offer_value is None or self.offer_value <= 0:
+            errors.setdefault("offer_value", []).append(_("Give the discount, a number above zero."))
+        elif self.offer_type == OfferType.PERCENT_OFF and self.offer_value > 100:
+            errors.setdefault("offer_value", []).append(_("A percentage is at most 100."))
         if self.code_mode != CodeMode.NONE and not self.discount_code.strip():
             errors.setdefault("discount_code", []).append(_("Give the code, or the prefix of the unique codes."))
         if errors:

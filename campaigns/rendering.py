@@ -24,8 +24,8 @@ from django.template.defaulttags import CommentNode, ForNode, IfNode
 from django.template.loader import render_to_string
 from django.utils.crypto import salted_hmac
 from django.utils.html import escape
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign, CodeMode, OfferType
 
@@ -277,6 +277,7 @@ def message_context(*, campaign: Campaign, shop_name: str, currency: str, person
     }
 
 
+_BLANK_LINES = re.compile(r"\n{3,}")
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
 
@@ -315,18 +316,38 @@ def render_message(
     context = message_context(campaign=campaign, shop_name=shop_name, currency=currency, person=person)
     subject = _compile(campaign.subject_template).render(Context(context, autoescape=False))
     subject = " ".join(subject.split())[:MAX_SUBJECT_CHARS]  # one line: a header cannot hold a newline
-    body = _compile(campaign.body_template).render(Context(context, autoescape=False)).strip()
-    footer = {
-        "shop_name": shop_name,
-        "postal_address": postal_address.strip(),
-        "unsubscribe_url": links.unsubscribe_url,
-        "open_pixel_url": links.open_pixel_url,
-    }
-    text = render_to_string("campaigns/email/message.txt", {**footer, "body": body})
-    html = render_to_string(
-        "campaigns/email/message.html",
-        {**footer, "subject": subject, "body_html": text_to_html(body, links.click_url)},
+    body = _compile(campaign.body_template).render(Context(context, autoescape=False))
+    # Tags on lines of their own and empty placeholders leave blank lines behind: keep at most one.
+    body = _BLANK_LINES.sub("\n\n", "\n".join(line.rstrip() for line in body.strip().splitlines()))
+    text_frame, html_frame = _frames(shop_name, postal_address.strip(), get_language() or "")
+    text = _fill(text_frame, body=body, unsubscribe_url=links.unsubscribe_url, open_pixel_url="", subject="")
+    html = _fill(
+        html_frame,
+        body=text_to_html(body, links.click_url),
+        unsubscribe_url=escape(links.unsubscribe_url),
+        open_pixel_url=escape(links.open_pixel_url),
+        subject=escape(subject),
     )
     return RenderedMessage(
         subject=subject, text=text, html=html, to=person.email, discount_code=context["discount_code"]
     )
+
+
+# The footer templates are rendered once per shop and language with markers where each
+# message's own parts go, then filled by string replacement (a template render per message
+# costs more than the rest of the message together).
+_MARKERS = {name: f"\x00{name}\x00" for name in ("body", "unsubscribe_url", "open_pixel_url", "subject")}
+
+
+@functools.lru_cache(maxsize=64)
+def _frames(shop_name: str, postal_address: str, language: str) -> tuple[str, str]:
+    context = {"shop_name": shop_name, "postal_address": postal_address, **_MARKERS}
+    text = render_to_string("campaigns/email/message.txt", context)
+    html = render_to_string("campaigns/email/message.html", {**context, "body_html": _MARKERS["body"]})
+    return text, html
+
+
+def _fill(frame: str, **parts: str) -> str:
+    for name, value in parts.items():
+        frame = frame.replace(_MARKERS[name], value)
+    return frame

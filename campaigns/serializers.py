@@ -56,8 +56,11 @@ class CampaignInputSerializer(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Any segment of the caller's shop; another shop's id is "does not exist".
-        self.fields["segment"].queryset = Segment.objects.for_shop(self.context["shop"])
+        # Any segment of the caller's shop; another shop's id is "does not exist". (No shop: the
+        # OpenAPI schema is being generated, and no segment is valid.)
+        shop = self.context.get("shop")
+        if shop is not None:
+            self.fields["segment"].queryset = Segment.objects.for_shop(shop)
 
 
 class PreviewInputSerializer(serializers.Serializer):
@@ -83,7 +86,8 @@ class ScheduleInputSerializer(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["scheduled_at"].timezone = self.context["shop"].tzinfo
+        if self.context.get("shop") is not None:
+            self.fields["scheduled_at"].timezone = self.context["shop"].tzinfo
 
 
 class AudienceSerializer(serializers.Serializer):

@@ -9,8 +9,19 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from celery import shared_task
+from celery.signals import worker_process_init, worker_ready
 
 from campaigns import attribution, sending, services
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def _load_urlconf(**kwargs) -> None:
+    """Load the URLconf (and with it every app's views) when the worker starts, not during the
+    first campaign message, whose links need reverse()."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the attribute loads it
 
 
 @shared_task(name="campaigns.due_scan", acks_late=True, time_limit=300, soft_time_limit=270, max_retries=0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -137,12 +138,13 @@ def click_token_read(token: str, url: str) -> int | None:
 # --------------------------------------------------------------------------- links in a message
 
 
-def _absolute(path: str) -> str:
-    return settings.SITE_URL + path
-
-
 def mail_domain() -> str:
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return _domain_of(settings.DEFAULT_FROM_EMAIL)
+
+
+@functools.lru_cache(maxsize=8)
+def _domain_of(from_email: str) -> str:
+    address = parseaddr(from_email)[1]
     return address.rsplit("@", 1)[-1] if "@" in address else "localhost"
 
 
@@ -153,28 +155,35 @@ def unsubscribe_mailto(token: str) -> str:
     return f"mailto:{local}+{token}@{domain}?subject=unsubscribe"
 
 
+@functools.lru_cache(maxsize=8)
+def _link_bases(site_url: str) -> tuple[str, str, str]:
+    """Absolute unsubscribe, open and click URLs with TOKEN in place of the token (reverse() once)."""
+    return tuple(
+        site_url + reverse(name, args=["TOKEN"]) for name in ("campaign_unsubscribe", "campaign_open", "campaign_click")
+    )
+
+
 def message_links(*, shop_id: int, campaign_id: int, customer_id: int, recipient_id: int) -> MessageLinks:
     """Links for one message; recipient_id 0 (and customer_id 0) for previews and test sends."""
-    base_click = _absolute(reverse("campaign_click", args=["TOKEN"])).replace("TOKEN", "{}")
+    unsubscribe_base, open_base, click_base = _link_bases(settings.SITE_URL)
 
     def click_url(url: str) -> str:
-        return base_click.format(click_token(recipient_id=recipient_id, url=url)) + "?u=" + quote(url, safe="")
+        return (
+            click_base.replace("TOKEN", click_token(recipient_id=recipient_id, url=url)) + "?u=" + quote(url, safe="")
+        )
 
+    token = unsubscribe_token(shop_id=shop_id, customer_id=customer_id, campaign_id=campaign_id)
     return MessageLinks(
-        unsubscribe_url=_absolute(
-            reverse(
-                "campaign_unsubscribe",
-                args=[unsubscribe_token(shop_id=shop_id, customer_id=customer_id, campaign_id=campaign_id)],
-            )
-        ),
-        open_pixel_url=_absolute(reverse("campaign_open", args=[open_token(recipient_id=recipient_id)])),
+        unsubscribe_url=unsubscribe_base.replace("TOKEN", token),
+        open_pixel_url=open_base.replace("TOKEN", open_token(recipient_id=recipient_id)),
         click_url=click_url,
     )
 
 
-def unsubscribe_headers(*, shop_id: int, customer_id: int, campaign_id: int, unsubscribe_url: str) -> dict[str, str]:
-    """RFC 2369 / RFC 8058 headers: an https link and a mailto, and one-click POST."""
-    token = unsubscribe_token(shop_id=shop_id, customer_id=customer_id, campaign_id=campaign_id)
+def unsubscribe_headers(*, unsubscribe_url: str) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers for a message's unsubscribe link: the https link, a mailto with
+    the same token, and one-click POST."""
+    token = unsubscribe_url.rstrip("/").rsplit("/", 1)[-1]
     return {
         "List-Unsubscribe": f"<{unsubscribe_url}>, <{unsubscribe_mailto(token)}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

@@ -263,7 +263,9 @@ def customer_features(
 
     spend = None
     if lines is not None:
-        ln = lines[lines["customer_id"].notna()].copy()
+        wanted = ["order_id", "customer_id", "category", "brand", "quantity", "unit_price"]
+        wanted += ["placed_at"] if "placed_at" in lines.columns else []
+        ln = lines.loc[lines["customer_id"].notna(), wanted]  # a copy, of the columns used only
         if "placed_at" in ln.columns:
             ln = ln[~(to_utc_naive(ln["placed_at"], "lines.placed_at") > as_of_ts)]
         ln["amount"] = pd.to_numeric(ln["quantity"], errors="coerce") * pd.to_numeric(ln["unit_price"], errors="coerce")

@@ -136,7 +136,15 @@ def run_pipeline(
     before each step. Refuses (ValueError) a shop with no purchase orders at all.
     """
     params = params or PipelineParams()
-    with threadpool_limits(limits=params.threads):
+    # threadpoolctl limits only the native libraries already loaded: load OpenMP (scikit-learn)
+    # and the BLAS statsmodels uses before limiting them.
+    import sklearn
+    import sklearn.cluster  # noqa: F401
+    import statsmodels.tsa.statespace.sarimax  # noqa: F401
+
+    # working_memory: scikit-learn's chunks of pairwise distances (silhouette) may take 1 GB by
+    # default, on top of a big shop's frames; 128 MB costs no time.
+    with threadpool_limits(limits=params.threads), sklearn.config_context(working_memory=128):
         return _run_pipeline(orders, lines, customers, events, reviews, params, as_of, progress)
 
 
@@ -246,10 +254,10 @@ def _run_clv(result: AnalysisResult, purchases: pd.DataFrame, params: PipelinePa
 
 def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame, params: PipelineParams) -> None:
     # All orders count, guest orders included: what is bought together does not depend on who.
-    levels = {
-        "product": rules_mod.product_baskets(lines, orders),
-        "category": rules_mod.category_baskets(lines, orders),
-    }
+    category = rules_mod.category_baskets(lines, orders)
+    # categorical: mined again per segment below, and codes are much cheaper to group than texts
+    category["item"] = category["item"].astype("category")
+    levels = {"product": rules_mod.product_baskets(lines, orders), "category": category}
     used: dict[str, Any] = {"min_confidence": params.min_confidence, "algorithm": params.rule_algorithm}
     for level, baskets in levels.items():
         n_baskets = baskets["basket_id"].nunique() if not baskets.empty else 0
@@ -276,8 +284,8 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
         order_customer = orders.set_index("order_id")["customer_id"]
         cat = cat.assign(customer_id=cat["basket_id"].map(order_customer))
         for column in keys.columns:
-            for key, members in keys.groupby(column).groups.items():
-                seg_baskets = cat[cat["customer_id"].isin(members)][["basket_id", "item"]]
+            segment_of = cat["customer_id"].map(keys[column])
+            for key, seg_baskets in cat[["basket_id", "item"]].groupby(segment_of, sort=True):
                 n = seg_baskets["basket_id"].nunique()
                 if n < 30:
                     continue
@@ -297,22 +305,26 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
 
 
 def _run_forecasts(result: AnalysisResult, purchases: pd.DataFrame, params: PipelineParams) -> None:
-    placed = pd.to_datetime(purchases["placed_at"], utc=True).dt.tz_convert(None)
-    revenue = pd.Series(purchases["total"].astype(float).to_numpy(), index=placed)
-    counts = pd.Series(1.0, index=placed)
-    for metric, series in (("revenue", revenue), ("orders", counts)):
+    # Summed per calendar day first: the forecasts only ever see daily or weekly totals, and
+    # regularising a million order timestamps per series took longer than the models.
+    day = pd.to_datetime(purchases["placed_at"], utc=True).dt.tz_convert(None).dt.floor("D")
+    values = pd.DataFrame({"revenue": purchases["total"].astype(float).to_numpy(), "orders": 1.0}, index=day.index)
+    daily = values.groupby(day.to_numpy()).sum()
+    for metric in ("revenue", "orders"):
         for freq, horizon in (("D", params.forecast_horizon_days), ("W", params.forecast_horizon_weeks)):
-            _forecast_one(result, None, metric, freq, horizon, series)
+            _forecast_one(result, None, metric, freq, horizon, daily[metric])
     if not params.segment_forecasts:
         return
     keys = result.segment_keys()
     if "cluster" not in keys.columns:
         return
     customer_key = keys["cluster"]
-    seg = purchases["customer_id"].map(customer_key)
+    segment = purchases["customer_id"].map(customer_key).to_numpy()
+    by_segment = values["revenue"].groupby([segment, day.to_numpy()]).sum()
+    present = set(by_segment.index.get_level_values(0))
+    empty = pd.Series(dtype=float, index=pd.DatetimeIndex([]))
     for key in sorted(k for k in customer_key.dropna().unique()):
-        mask = (seg == key).to_numpy()
-        series = pd.Series(purchases["total"].astype(float).to_numpy()[mask], index=placed[mask])
+        series = by_segment.loc[key] if key in present else empty
         _forecast_one(result, key, "revenue", "W", params.forecast_horizon_weeks, series, quick=True)
 
 

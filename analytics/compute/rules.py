@@ -35,15 +35,42 @@ from ._util import require_columns
 RULE_COLUMNS = ("antecedents", "consequent", "support", "confidence", "lift", "leverage", "conviction", "count")
 
 
-def _basket_matrix(b: pd.DataFrame, items: list) -> sparse.csr_matrix:
-    """Baskets x items (positions in ``items``) as a boolean CSR matrix; every basket is a row."""
-    basket_codes, _ = pd.factorize(b["basket_id"], sort=False)
-    item_pos = {item: i for i, item in enumerate(items)}
-    cols = b["item"].map(item_pos).to_numpy()
-    n_baskets = int(basket_codes.max()) + 1 if len(basket_codes) else 0
-    return sparse.csr_matrix(
-        (np.ones(len(cols), dtype=bool), (basket_codes, cols)), shape=(n_baskets, len(items)), dtype=bool
-    )
+def _unique_pairs(first: pd.Series, second: pd.Series) -> np.ndarray:
+    """Positions of the first occurrence of each (first, second) pair, in order.
+
+    Like ``DataFrame.drop_duplicates`` but on integer codes, several times faster on the
+    millions of (basket, item) rows of a big shop.
+    """
+    a, _ = pd.factorize(first, sort=False)
+    b, b_values = pd.factorize(second, sort=False)
+    key = a.astype(np.int64) * max(len(b_values), 1) + b
+    return np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
+
+
+def _distinct_baskets(matrix: sparse.csr_matrix) -> tuple[list[list[int]], list[int]]:
+    """The distinct non-empty rows of a basket matrix (as item positions) and how often each occurs.
+
+    Each row is encoded as bits in 64-bit words (one word per 64 items), so finding the
+    distinct rows is one sort of integers however many baskets there are.
+    """
+    coo = matrix.tocoo()
+    words = (matrix.shape[1] + 63) // 64
+    keys = np.zeros((matrix.shape[0], words), dtype=np.uint64)
+    bits = np.left_shift(np.uint64(1), (coo.col % 64).astype(np.uint64))
+    np.add.at(keys, (coo.row, coo.col // 64), bits)  # distinct items of a basket: the sum is the OR
+    keys = keys[keys.any(axis=1)]
+    if keys.shape[0] == 0:
+        return [], []
+    if words == 1:  # a 1-D sort is much faster than np.unique(axis=0)
+        distinct, multiplicity = np.unique(keys[:, 0], return_counts=True)
+        distinct = distinct[:, None]
+    else:
+        distinct, multiplicity = np.unique(keys, axis=0, return_counts=True)
+    shifts = np.arange(64, dtype=np.uint64)
+    present = ((distinct[:, :, None] >> shifts) & np.uint64(1)).astype(bool).reshape(len(distinct), -1)
+    row_of, item_of = np.nonzero(present)
+    starts = np.searchsorted(row_of, np.arange(len(distinct)))
+    return [part.tolist() for part in np.split(item_of, starts[1:])], multiplicity.tolist()
 
 
 def _fpgrowth_counts(matrix: sparse.csr_matrix, min_count: int, max_len: int | None) -> dict[tuple, int]:
@@ -57,21 +84,16 @@ def _fpgrowth_counts(matrix: sparse.csr_matrix, min_count: int, max_len: int | N
     from mlxtend.frequent_patterns import fpcommon
     from mlxtend.frequent_patterns.fpgrowth import fpg_step
 
-    support = np.asarray(matrix.sum(axis=0)).ravel()
-    rows = matrix[np.asarray(matrix.sum(axis=1)).ravel() > 0]
-    if rows.shape[0] == 0:
+    rows, multiplicity = _distinct_baskets(matrix)
+    if not rows:
         return {}
-    chunk = 100_000  # rows unpacked to dense booleans at a time
-    packed = np.vstack([np.packbits(rows[i : i + chunk].toarray(), axis=1) for i in range(0, rows.shape[0], chunk)])
-    distinct, multiplicity = np.unique(packed, axis=0, return_counts=True)
-    members = np.unpackbits(distinct, axis=1, count=matrix.shape[1]).astype(bool)
+    support = np.asarray(matrix.sum(axis=0)).ravel()
     # insert most frequent items first, as mlxtend does (ties: lower position first)
     order = np.lexsort((np.arange(len(support)), support))
     rank = {int(item): i for i, item in enumerate(order)}
     tree = fpcommon.FPTree(rank)
-    for row, count in zip(members, multiplicity.tolist(), strict=True):
-        itemset = sorted(np.flatnonzero(row).tolist(), key=rank.__getitem__, reverse=True)
-        tree.insert_itemset(itemset, count)
+    for row, count in zip(rows, multiplicity, strict=True):
+        tree.insert_itemset(sorted(row, key=rank.__getitem__, reverse=True), count)
     return {tuple(itemset): int(c) for c, itemset in fpg_step(tree, min_count, None, max_len, 0) if c >= min_count}
 
 
@@ -102,21 +124,29 @@ def frequent_itemsets(
         raise ValueError(f"algorithm must be 'fpgrowth' or 'apriori', got {algorithm!r}")
     if max_len is not None and max_len < 1:
         raise ValueError("max_len must be at least 1")
-    b = baskets[["basket_id", "item"]].dropna().drop_duplicates()
-    n = int(b["basket_id"].nunique())
+    b = baskets[["basket_id", "item"]].dropna()
+    basket_codes, basket_values = pd.factorize(b["basket_id"], sort=False)
+    item_codes, item_values = pd.factorize(b["item"], sort=False)
+    n = len(basket_values)
     if n == 0:
         raise ValueError("baskets is empty")
+    # a boolean matrix: a (basket, item) pair given twice is one True, so no de-duplication pass
+    everything = sparse.csr_matrix(
+        (np.ones(len(item_codes), dtype=bool), (basket_codes, item_codes)), shape=(n, len(item_values)), dtype=bool
+    )
     min_count = math.ceil(min_support * n - 1e-9)
-    item_counts = b["item"].value_counts()
-    frequent = item_counts[item_counts >= min_count]
-    if frequent.empty:
+    item_counts = np.asarray(everything.sum(axis=0)).ravel()
+    frequent = np.flatnonzero(item_counts >= min_count)
+    if not len(frequent):
         return {}, n
-    items = sorted(frequent.index, key=lambda v: (str(type(v)), v))
-    matrix = _basket_matrix(b[b["item"].isin(frequent.index)], items)
+    frequent = sorted(frequent.tolist(), key=lambda i: (str(type(item_values[i])), item_values[i]))
+    items = [item_values[i] for i in frequent]
+    matrix = everything[:, frequent]
     if algorithm == "fpgrowth":
         found = _fpgrowth_counts(matrix, min_count, max_len)
     else:
-        onehot = pd.DataFrame(matrix.toarray(), columns=range(len(items)))
+        rows = matrix[np.asarray(matrix.sum(axis=1)).ravel() > 0]
+        onehot = pd.DataFrame(rows.toarray(), columns=range(len(items)))
         m = len(onehot)
         # mlxtend compares float supports; mine slightly below and filter on counts
         table = apriori(onehot, min_support=min(max(min_count - 0.5, 0.5) / m, 1.0), max_len=max_len)
@@ -214,7 +244,8 @@ def _baskets_from_lines(lines: pd.DataFrame, item_col: str, orders: pd.DataFrame
         require_columns(orders, ("order_id", "status"), "orders")
         ok = orders.loc[orders["status"].astype("string").str.lower().isin(["paid"]), "order_id"]
         ln = ln[ln["order_id"].isin(ok)]
-    out = ln[[key, item_col]].dropna().drop_duplicates()
+    out = ln[[key, item_col]].dropna()
+    out = out.iloc[_unique_pairs(out[key], out[item_col])]
     out.columns = ["basket_id", "item"]
     return out.reset_index(drop=True)
 
@@ -240,13 +271,23 @@ def category_baskets(lines: pd.DataFrame, orders: pd.DataFrame | None = None, ba
 # ---------------------------------------------------------------------------
 # next best offers
 # ---------------------------------------------------------------------------
-def _customer_item_sets(customer_items: Any) -> dict[Any, set]:
+def _customer_item_sets(customer_items: Any, relevant: set | None = None, keep_empty: bool = True) -> dict[Any, set]:
+    """{customer: set of items}, customers in id order; with ``relevant``, only those items are
+    kept (customers left with none keep an empty set, or are left out without ``keep_empty``)."""
     if isinstance(customer_items, pd.DataFrame):
         require_columns(customer_items, ("customer_id", "item"), "customer_items")
         data = customer_items[["customer_id", "item"]].dropna()
-        return {cid: set(items) for cid, items in data.groupby("customer_id", sort=True)["item"]}
+        everyone = np.sort(pd.unique(data["customer_id"])) if keep_empty else None
+        if relevant is not None:
+            data = data[data["item"].isin(relevant)]
+        data = data.sort_values("customer_id", kind="stable")
+        ids = data["customer_id"].to_numpy()
+        items = data["item"].to_numpy(dtype=object)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
+        found = dict(zip(ids[starts].tolist(), (set(part) for part in np.split(items, starts[1:])), strict=False))
+        return found if everyone is None else {cid: found.get(cid, set()) for cid in everyone.tolist()}
     if isinstance(customer_items, dict):
-        return {cid: set(items) for cid, items in customer_items.items()}
+        return {cid: set(items) if relevant is None else set(items) & relevant for cid, items in customer_items.items()}
     raise ValueError("customer_items must be a dict {customer_id: items} or a DataFrame(customer_id, item)")
 
 
@@ -276,12 +317,17 @@ def next_best_offers(rules: pd.DataFrame, customer_items: Any, top_n: int = 5) -
     require_columns(rules, ("antecedents", "consequent", "confidence", "lift", "support"), "rules")
     if top_n < 1:
         raise ValueError("top_n must be at least 1")
-    customers = _customer_item_sets(customer_items)
     columns = ["customer_id", "item", "score", "lift", "because", "rank"]
-    if rules.empty or not customers:
+    if rules.empty:
+        _customer_item_sets(customer_items)  # still refuse bad input
         return pd.DataFrame(columns=columns)
     ants = [frozenset(a) for a in rules["antecedents"]]
     cons = rules["consequent"].tolist()
+    # Only items in some rule can make a rule apply or block its consequent; without
+    # {} => item rules, a customer holding none of them gets no offer and is skipped.
+    customers = _customer_item_sets(customer_items, relevant=set().union(*ants, cons), keep_empty=not all(ants))
+    if not customers:
+        return pd.DataFrame(columns=columns)
     conf = rules["confidence"].to_numpy(dtype=float)
     lift = rules["lift"].to_numpy(dtype=float)
     supp = rules["support"].to_numpy(dtype=float)

@@ -195,3 +195,14 @@ def test_strangers_get_404(stranger_client, campaign):
     assert stranger_client.get("/api/v1/campaigns/").json()["results"] == []
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
+
+
+def test_the_schema_documents_the_campaign_endpoints(client, db):
+    response = client.get("/api/v1/schema/?format=json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in ("/api/v1/campaigns/", "/api/v1/campaigns/{id}/preview/", "/api/v1/campaigns/{id}/schedule/",
+                 "/api/v1/campaigns/{id}/cancel/", "/api/v1/campaigns/{id}/results/"):  # fmt: skip
+        assert path in paths
+    assert paths["/api/v1/campaigns/{id}/"]["get"]["parameters"][0]["schema"]["type"] == "integer"

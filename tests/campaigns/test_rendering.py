@@ -189,3 +189,9 @@ def test_preview_shows_a_members_message_with_their_code(shop):
     assert preview.discount_code == discount_code_for(campaign=campaign, customer_id=ada.pk)
     assert preview.discount_code in preview.text
     assert preview.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_the_starter_message_of_the_create_page_is_valid():
+    from campaigns.forms import starter_body, starter_subject
+
+    validate_templates(subject=starter_subject(), body=starter_body())

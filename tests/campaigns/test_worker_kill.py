@@ -79,7 +79,8 @@ def test_a_worker_killed_mid_send_and_restarted_sends_nobody_twice(shop, smtp, c
     with capsys.disabled():
         print(
             f"\n  at the kill: {dict(at_kill)}; after: {dict(final)}; "
-            f"unknown (in hand-off at the kill): {sorted(unknown)}"
+            f"unknown (in hand-off at the kill): {sorted(unknown)}, of which the server had received "
+            f"{sorted(unknown & set(received))}"
         )
 
     assert max(received.values()) == 1, [e for e, n in received.items() if n > 1]
