@@ -105,6 +105,7 @@ class SegmentViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
+    queryset = Segment.unscoped.none()  # for the schema's id type only; rows come from get_shop_queryset
     pagination_class = ResultsPagination
     serializer_class = SegmentOutputSerializer
 
@@ -228,6 +229,7 @@ def _product_ids(shop: Shop, value: str) -> list[str]:
     retrieve=extend_schema(summary="One rule (of any run)"),
 )
 class RuleViewSet(ShopReadOnlyViewSet):
+    queryset = AssociationRule.unscoped.none()  # for the schema's id type only; rows come from get_shop_queryset
     pagination_class = ResultsPagination
     serializer_class = RuleOutputSerializer
 
@@ -266,6 +268,7 @@ class RuleViewSet(ShopReadOnlyViewSet):
     retrieve=extend_schema(summary="One forecast (of any run)"),
 )
 class ForecastViewSet(ShopReadOnlyViewSet):
+    queryset = Forecast.unscoped.none()  # for the schema's id type only; rows come from get_shop_queryset
     pagination_class = ResultsPagination
     serializer_class = ForecastOutputSerializer
 
@@ -298,6 +301,7 @@ class ForecastViewSet(ShopReadOnlyViewSet):
     retrieve=extend_schema(summary="One analysis run: progress while it runs, summary when done"),
 )
 class AnalysisRunViewSet(ShopScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = AnalysisRun.unscoped.none()  # for the schema's id type only; rows come from get_shop_queryset
     pagination_class = ResultsPagination
     serializer_class = AnalysisRunOutputSerializer
 

@@ -15,6 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from config.env import database_from_url, email_from_url, env_bool, env_list
@@ -163,6 +164,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic work; run exactly one `celery -A config beat`.
 CELERY_BEAT_SCHEDULE: dict = {
     "sync-platform-connections": {"task": "customers.sync_all_connections", "schedule": 15 * 60},
+    "campaigns-due-scan": {"task": "campaigns.due_scan", "schedule": 60, "options": {"expires": 55}},
+    "campaigns-refresh-attribution": {"task": "campaigns.refresh_attribution", "schedule": 15 * 60},
+    "nightly-analysis": {"task": "analytics.nightly_analysis", "schedule": crontab(hour=3, minute=0)},
 }
 
 # Outbound platform pulls refuse private / loopback addresses unless this is on (tests).

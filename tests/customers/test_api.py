@@ -216,13 +216,6 @@ def test_blank_authorization_header_is_not_a_server_error(client, mine):
 # --- schema and docs ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="BUG: campaigns/serializers.py CampaignInputSerializer.__init__ reads self.context['shop'], which "
-    "drf-spectacular does not pass when it builds the schema, so /api/v1/schema/ (and the docs that load it) "
-    "is a 500. Use self.context.get('shop') and Segment.unscoped.none() when it is missing.",
-)
 def test_schema_is_an_openapi_document(client):
     response = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
 
