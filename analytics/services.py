@@ -234,9 +234,9 @@ def _floats(values: pd.Series) -> list[float | None]:
     return v.astype(object).where(np.isfinite(v.to_numpy()), None).tolist()
 
 
-def _ints(values: pd.Series) -> list[int | None]:
-    v = values.astype(float)
-    return [None if math.isnan(x) else int(x) for x in v.tolist()]
+def _ints(values: pd.Series) -> pd.arrays.IntegerArray:
+    """Nullable integers (a list of ints and None would become floats in a frame)."""
+    return pd.array(values.astype(float).round(), dtype="Int64")
 
 
 def _moneys(values: pd.Series) -> list[Decimal | None]:
