@@ -26,6 +26,9 @@ def to_utc_naive(values: pd.Series, name: str) -> pd.Series:
     tz-aware values are converted to UTC; naive values are taken to be UTC.
     Raises ``ValueError`` naming ``name`` when the values cannot be parsed.
     """
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
+        # already datetimes: convert, without to_datetime's parsing machinery (seconds for 3M rows)
+        return values.dt.tz_convert("UTC").dt.tz_localize(None)
     try:
         parsed = pd.to_datetime(values, utc=True)
     except (ValueError, TypeError) as exc:

@@ -313,7 +313,7 @@ def customer_features(
     for key in ("category", "brand"):
         if spend is not None:
             top = _top_share(spend, key).reindex(ids)
-            out[f"top_{key}"] = top[f"top_{key}"]
+            out[f"top_{key}"] = top[f"top_{key}"].astype(object)  # texts, also from categorical lines
             out[f"top_{key}_share"] = top[f"top_{key}_share"].astype(float)
         else:
             out[f"top_{key}"] = np.nan

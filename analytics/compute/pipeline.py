@@ -254,10 +254,11 @@ def _run_clv(result: AnalysisResult, purchases: pd.DataFrame, params: PipelinePa
 
 def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame, params: PipelineParams) -> None:
     # All orders count, guest orders included: what is bought together does not depend on who.
-    category = rules_mod.category_baskets(lines, orders)
+    bought = rules_mod.purchased_lines(lines, orders)  # once for both levels
+    category = rules_mod.category_baskets(bought)
     # categorical: mined again per segment below, and codes are much cheaper to group than texts
     category["item"] = category["item"].astype("category")
-    levels = {"product": rules_mod.product_baskets(lines, orders), "category": category}
+    levels = {"product": rules_mod.product_baskets(bought), "category": category}
     used: dict[str, Any] = {"min_confidence": params.min_confidence, "algorithm": params.rule_algorithm}
     for level, baskets in levels.items():
         n_baskets = baskets["basket_id"].nunique() if not baskets.empty else 0
@@ -284,8 +285,12 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
         order_customer = orders.set_index("order_id")["customer_id"]
         cat = cat.assign(customer_id=cat["basket_id"].map(order_customer))
         for column in keys.columns:
-            segment_of = cat["customer_id"].map(keys[column])
-            for key, seg_baskets in cat[["basket_id", "item"]].groupby(segment_of, sort=True):
+            codes, names = pd.factorize(keys[column], sort=True)  # group on integer codes, not texts
+            segment_of = cat["customer_id"].map(pd.Series(codes, index=keys.index)).fillna(-1).astype(int)
+            for code, seg_baskets in cat[["basket_id", "item"]].groupby(segment_of.to_numpy(), sort=True):
+                if code < 0:
+                    continue
+                key = names[code]
                 n = seg_baskets["basket_id"].nunique()
                 if n < 30:
                     continue
@@ -298,7 +303,8 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
     product_rules = result.rules.get("product")
     if product_rules is not None and not product_rules.empty:
         bought = lines[(lines["quantity"] > 0) & lines["customer_id"].notna() & lines["product_id"].notna()]
-        items = bought[["customer_id", "product_id"]].drop_duplicates()
+        items = bought[["customer_id", "product_id"]]
+        items = items.iloc[rules_mod.unique_pairs(items["customer_id"], items["product_id"])]
         items = items.rename(columns={"product_id": "item"})
         items["customer_id"] = items["customer_id"].astype("int64")
         result.recommendations = rules_mod.next_best_offers(product_rules, items, top_n=5)

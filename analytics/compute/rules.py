@@ -35,7 +35,7 @@ from ._util import require_columns
 RULE_COLUMNS = ("antecedents", "consequent", "support", "confidence", "lift", "leverage", "conviction", "count")
 
 
-def _unique_pairs(first: pd.Series, second: pd.Series) -> np.ndarray:
+def unique_pairs(first: pd.Series, second: pd.Series) -> np.ndarray:
     """Positions of the first occurrence of each (first, second) pair, in order.
 
     Like ``DataFrame.drop_duplicates`` but on integer codes, several times faster on the
@@ -234,18 +234,26 @@ def association_rules_for(
 # ---------------------------------------------------------------------------
 # baskets from the standard lines frame
 # ---------------------------------------------------------------------------
+def purchased_lines(lines: pd.DataFrame, orders: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The lines that are purchases: quantity > 0 (not returns) and, with ``orders``, of
+    ``paid`` orders only (cancelled, pending and fully returned orders are left out)."""
+    require_columns(lines, ("order_id", "quantity"), "lines")
+    ln = lines[pd.to_numeric(lines["quantity"], errors="coerce") > 0]
+    if orders is not None:
+        require_columns(orders, ("order_id", "status"), "orders")
+        paid = orders["status"].astype(object).str.lower().eq("paid").to_numpy(dtype=bool)
+        ln = ln[ln["order_id"].isin(orders["order_id"].to_numpy()[paid])]
+    return ln
+
+
 def _baskets_from_lines(lines: pd.DataFrame, item_col: str, orders: pd.DataFrame | None, basket: str) -> pd.DataFrame:
     if basket not in ("order", "customer"):
         raise ValueError("basket must be 'order' or 'customer'")
     key = "order_id" if basket == "order" else "customer_id"
     require_columns(lines, (key, item_col, "quantity", "order_id"), "lines")
-    ln = lines[pd.to_numeric(lines["quantity"], errors="coerce") > 0]
-    if orders is not None:
-        require_columns(orders, ("order_id", "status"), "orders")
-        ok = orders.loc[orders["status"].astype("string").str.lower().isin(["paid"]), "order_id"]
-        ln = ln[ln["order_id"].isin(ok)]
+    ln = purchased_lines(lines, orders)
     out = ln[[key, item_col]].dropna()
-    out = out.iloc[_unique_pairs(out[key], out[item_col])]
+    out = out.iloc[unique_pairs(out[key], out[item_col])]
     out.columns = ["basket_id", "item"]
     return out.reset_index(drop=True)
 
