@@ -298,8 +298,7 @@ def analysis_frames(*, shop: Shop) -> dict[str, pd.DataFrame]:
             fetched = {name: future.result() for name, future in futures.items()}
     else:
         fetched = {name: _fetch(q) for name, q in queries.items()}
-    raw = {name: _parse(queries[name], rows) for name, rows in fetched.items()}
-    del fetched
+    raw = {name: _parse(queries[name], fetched.pop(name)) for name in list(fetched)}  # each text freed once read
     orders = _orders_finish(raw["orders"])
     return {
         "orders": orders,

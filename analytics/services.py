@@ -39,6 +39,7 @@ from shops.models import Shop
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 BATCH = 5000
+COPY_CHUNK = 10_000
 # The worker's hard time limit for one run; a run still "running" after it (plus a margin) lost its worker.
 RUN_TIME_LIMIT = 30 * 60
 STALE_RUNNING = dt.timedelta(seconds=RUN_TIME_LIMIT + 5 * 60)
@@ -166,6 +167,11 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
         t0 = time.perf_counter()
         summary = pipeline.summarise(result)
         with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # A run can always be computed again: its commit need not wait for the disk
+                # (a crash of the database server may lose it, never corrupt it).
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit = off")
             _store(run=run, result=result)
             custom_segments_refresh(shop=shop, run=run)
             AnalysisRun.unscoped.filter(shop=shop, is_current=True).update(is_current=False)
@@ -272,10 +278,15 @@ def _insert_rows(model, rows: pd.DataFrame, json_fields: Sequence[str] = ()) -> 
         # every text is quoted, so a quoted empty text is "" and only an unquoted empty one is NULL;
         # FORCE_NULL reads the quoted empty value of a nullable column as NULL too
         options = "FORMAT csv" + (f", FORCE_NULL ({', '.join(nullable)})" if nullable else "")
-        text = rows.to_csv(index=False, header=False, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
         sql = f"COPY {quote(meta.db_table)} ({', '.join(columns)}) FROM STDIN WITH ({options})"
-        with connection.cursor() as cursor, cursor.copy(sql) as copy:
-            copy.write(text)
+        from psycopg.copy import QueuedLibpqWriter
+
+        # the queued writer sends each chunk from a thread of its own: the database stores one
+        # chunk while this process formats the next
+        with connection.cursor() as cursor, cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
+            for start in range(0, len(rows), COPY_CHUNK):
+                chunk = rows.iloc[start : start + COPY_CHUNK]
+                copy.write(chunk.to_csv(index=False, header=False, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n"))
         return len(rows)
     objects = []
     for values in rows.astype(object).where(rows.notna(), None).to_dict("records"):

@@ -22,8 +22,10 @@ On Groceries, ``supp=0.001`` gives 410 rules at ``conf=0.8`` and 5,668 at
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -82,7 +84,6 @@ def _fpgrowth_counts(matrix: sparse.csr_matrix, min_count: int, max_len: int | N
     are a few thousand, and the tree (so every count) is the same. Returns {item positions: count}.
     """
     from mlxtend.frequent_patterns import fpcommon
-    from mlxtend.frequent_patterns.fpgrowth import fpg_step
 
     rows, multiplicity = _distinct_baskets(matrix)
     if not rows:
@@ -94,7 +95,32 @@ def _fpgrowth_counts(matrix: sparse.csr_matrix, min_count: int, max_len: int | N
     tree = fpcommon.FPTree(rank)
     for row, count in zip(rows, multiplicity, strict=True):
         tree.insert_itemset(sorted(row, key=rank.__getitem__, reverse=True), count)
-    return {tuple(itemset): int(c) for c, itemset in fpg_step(tree, min_count, None, max_len, 0) if c >= min_count}
+    return {tuple(itemset): int(c) for c, itemset in _fpg_mine(tree, min_count, max_len) if c >= min_count}
+
+
+def _fpg_mine(tree: Any, min_count: int, max_len: int | None) -> Iterator[tuple[int, list]]:
+    """mlxtend's ``fpgrowth.fpg_step`` (0.25), yielding (count, item positions), with one change:
+    a conditional tree is built only if its itemsets can still be short enough.
+
+    mlxtend also builds the conditional trees of the last level, whose itemsets would all be
+    longer than ``max_len`` and are never yielded; with ``max_len=3`` on baskets of twenty
+    items that last level is most of the work.
+    """
+    items = tree.nodes.keys()
+    depth = len(tree.cond_items)
+    if tree.is_path():
+        # a single path: every remaining itemset is a combination of its items
+        size_remain = (max_len - depth + 1) if max_len else len(items) + 1
+        for i in range(1, size_remain):
+            for itemset in itertools.combinations(items, i):
+                yield min(tree.nodes[j][0].count for j in itemset), tree.cond_items + list(itemset)
+        return
+    if not max_len or max_len > depth:
+        for item in items:
+            yield sum(node.count for node in tree.nodes[item]), tree.cond_items + [item]
+    if not max_len or max_len > depth + 1:
+        for item in items:
+            yield from _fpg_mine(tree.conditional_tree(item, min_count), min_count, max_len)
 
 
 def frequent_itemsets(
