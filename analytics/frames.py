@@ -19,7 +19,6 @@ categorical (codes into the shop's products' texts), not a copy per line.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -270,35 +269,43 @@ def reviews_frame(*, shop: Shop) -> pd.DataFrame:
     return _reviews_finish(_frame(_reviews_query(shop)))
 
 
-def _on_own_connection(fetch: Callable[[_Query], str | list[tuple]], query: _Query) -> str | list[tuple]:
+def _read_on_own_connection(query: _Query) -> pd.DataFrame:
     try:
-        return fetch(query)
+        return _frame(query)
     finally:
         connections.close_all()  # this thread's connections; the caller's are its own
+
+
+LINE_PARTS = 2  # the order lines, by far the biggest table, are read as this many queries at once
 
 
 def analysis_frames(*, shop: Shop) -> dict[str, pd.DataFrame]:
     """Everything run_pipeline takes, each table read once: orders, lines, customers, events, reviews.
 
-    On PostgreSQL, outside a transaction, the six queries run at once on connections of their
-    own (committed data, as separate queries would see anyway). Inside a transaction (tests)
-    other connections would not see its rows, so they run one after the other.
+    On PostgreSQL, outside a transaction, the queries run at once on connections of their own
+    (committed data, as separate queries would see anyway), the order lines split in
+    ``LINE_PARTS`` by id, and each is parsed in its thread (pandas' parser lets go of the GIL).
+    Inside a transaction (tests) other connections would not see its rows, so they run one
+    after the other.
     """
     queries = {
         "orders": _orders_query(shop),
         "products": _products_query(shop),
-        "lines": _lines_query(shop),
         "customers": _customers_query(shop),
         "events": _events_query(shop),
         "reviews": _reviews_query(shop),
     }
+    lines = _lines_query(shop)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        for part in range(LINE_PARTS):
+            qs = lines.qs.alias(_part=F("id") % LINE_PARTS).filter(_part=part)
+            queries[f"lines{part}"] = _Query(qs, lines.columns, lines.dtypes)
         with ThreadPoolExecutor(max_workers=len(queries)) as pool:
-            futures = {name: pool.submit(_on_own_connection, _fetch, q) for name, q in queries.items()}
-            fetched = {name: future.result() for name, future in futures.items()}
+            futures = {name: pool.submit(_read_on_own_connection, q) for name, q in queries.items()}
+            raw = {name: future.result() for name, future in futures.items()}
+        raw["lines"] = pd.concat([raw.pop(f"lines{part}") for part in range(LINE_PARTS)], ignore_index=True)
     else:
-        fetched = {name: _fetch(q) for name, q in queries.items()}
-    raw = {name: _parse(queries[name], fetched.pop(name)) for name in list(fetched)}  # each text freed once read
+        raw = {name: _frame(q) for name, q in {**queries, "lines": lines}.items()}
     orders = _orders_finish(raw["orders"])
     return {
         "orders": orders,

@@ -300,7 +300,7 @@ def cluster_customers(
     """
     from sklearn.decomposition import PCA
     from sklearn.ensemble import IsolationForest
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, pairwise_distances, silhouette_score
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -349,10 +349,13 @@ def cluster_customers(
         lo, hi = k_range
         if lo < 2 or hi < lo:
             raise ValueError("k_range must be (lo, hi) with 2 <= lo <= hi")
+        # the silhouettes of every k are over the same sample: its distances are computed once
+        distances = pairwise_distances(x_sel if sel_idx is None else x_sel[sel_idx])
         for kk in range(lo, min(hi, len(x_sel) - 1) + 1):
             lab = _fit_labels(method, x_sel, kk, random_state, linkage, mcs)
-            xs, ls = (x_sel, lab) if sel_idx is None else (x_sel[sel_idx], lab[sel_idx])
-            k_scores[kk] = float(silhouette_score(xs, ls)) if len(set(ls)) > 1 else -1.0
+            ls = lab if sel_idx is None else lab[sel_idx]
+            k_scores[kk] = float(silhouette_score(distances, ls, metric="precomputed")) if len(set(ls)) > 1 else -1.0
+        del distances
         chosen_k = max(k_scores, key=lambda kk: (k_scores[kk], -kk))
     else:
         chosen_k = k

@@ -141,9 +141,10 @@ def _top_share(spend: pd.DataFrame, key: str) -> pd.DataFrame:
     by = data.groupby(["customer_id", key], observed=True)["amount"].sum().reset_index()
     total = by.groupby("customer_id")["amount"].transform("sum")
     by["share"] = by["amount"] / total
-    # highest amount first; ties broken by the key's text so results are stable
-    by["_key"] = by[key].astype(str)
-    by = by.sort_values(["customer_id", "amount", "_key"], ascending=[True, False, True])
+    # highest amount first; ties broken by the key's text so results are stable (sorting only
+    # each customer's best rows, not all of them: a big shop has a million customer x key rows)
+    by = by[by["amount"] == by.groupby("customer_id")["amount"].transform("max")]
+    by = by.assign(_key=by[key].astype(str)).sort_values(["customer_id", "_key"])
     top = by.drop_duplicates("customer_id").set_index("customer_id")
     return pd.DataFrame({f"top_{key}": top[key], f"top_{key}_share": top["share"]})
 
