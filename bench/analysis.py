@@ -183,7 +183,8 @@ def _report(results: dict[str, list[dict]], runs: int, setup: dict) -> str:
         "",
     ]
     if setup:
-        lines += [f"Set-up (not timed in the table): {json.dumps(setup)}.", ""]
+        parts = ", ".join(f"{k.removesuffix('_seconds').replace('_', ' ')} {v:.1f} s" for k, v in setup.items())
+        lines += [f"Set-up (not timed in the table): {parts}.", ""]
     header = "| Shop | wall s | CPU s (app + db) | " + " | ".join(STEPS) + " | peak MB | target |"
     lines += [header, "|" + " --- |" * (len(STEPS) + 5)]
     for slug, rows in results.items():
