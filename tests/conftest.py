@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,16 @@ def _celery_eager(settings):
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache(settings):
+    """Each test starts with an empty cache: a key prefix of its own (ids repeat between tests on
+    SQLite, and in CI the Redis database also holds Celery's queues, so it is never flushed)."""
+    caches = copy.deepcopy(settings.CACHES)
+    for conf in caches.values():
+        conf["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = caches
 
 
 @pytest.fixture(autouse=True)

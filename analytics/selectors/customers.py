@@ -77,10 +77,11 @@ def customer_table(*, shop: Shop, filters: CustomerFilters, run: AnalysisRun | N
         else:
             ids = SegmentMembership.objects.for_shop(shop).filter(segment=filters.segment).values("customer_id")
         qs = qs.filter(pk__in=ids)
+    # Through the annotations, so the filters use the one joined score (not a second join).
     if filters.rfm_group:
-        qs = qs.filter(score__rfm_group=filters.rfm_group)
+        qs = qs.filter(score_rfm_group=filters.rfm_group)
     if filters.churn_risk:
-        qs = qs.filter(score__churn_risk=filters.churn_risk)
+        qs = qs.filter(score_churn_risk=filters.churn_risk)
     if filters.last_order_after:
         qs = qs.filter(Exists(purchases.filter(placed_at__gte=_day_start(shop, filters.last_order_after))))
     if filters.last_order_before:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,8 +136,30 @@ def member_scores(*, shop: Shop, segment: Segment, run: AnalysisRun | None = Non
     return CustomerScore.objects.for_shop(shop).filter(run=run, customer_id__in=ids)
 
 
-def member_table(*, shop: Shop, segment: Segment, search: str = "", sort: str = DEFAULT_MEMBER_SORT) -> QuerySet:
-    """Members with their scores for the table: searched by name or email, sorted, one query per page."""
+class RankedMembers(Sequence):
+    """A computed segment's members in one order, for the paginator: the ordered customer ids
+    come from the cache (the run never changes), and only the shown page's scores are read."""
+
+    def __init__(self, ids: list[int], scores: QuerySet[CustomerScore]):
+        self.ids = ids
+        self.scores = scores
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def count(self) -> int:  # what Paginator asks first
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        wanted = self.ids[index]
+        found = {score.customer_id: score for score in self.scores.filter(customer_id__in=wanted)}
+        return [found[i] for i in wanted if i in found]
+
+
+def member_queryset(*, shop: Shop, segment: Segment, search: str = "", sort: str = DEFAULT_MEMBER_SORT) -> QuerySet:
+    """Members with their scores, searched by name or email and sorted: one query per page."""
     scores = member_scores(shop=shop, segment=segment).select_related("customer").defer("features", "recommendations")
     search = search.strip()
     if search:
@@ -146,6 +169,27 @@ def member_table(*, shop: Shop, segment: Segment, search: str = "", sort: str = 
             | Q(customer__last_name__icontains=search)
         )
     return scores.order_by(*MEMBER_SORTS.get(sort, MEMBER_SORTS[DEFAULT_MEMBER_SORT]))
+
+
+def member_table(
+    *, shop: Shop, segment: Segment, search: str = "", sort: str = DEFAULT_MEMBER_SORT
+) -> QuerySet | RankedMembers:
+    """Members with their scores for the table: searched by name or email, sorted.
+
+    A computed segment's members, unsearched, in a given order are the same until the segment's
+    run is deleted: their ids are cached in that order (one query of the whole segment on the first
+    visit, ~0.1 s for 40,000 members) and each page then reads its rows only. Otherwise the
+    queryset (one query per page, plus the count).
+    """
+    scores = member_queryset(shop=shop, segment=segment, search=search, sort=sort)
+    if search.strip() or segment.kind == SegmentKind.CUSTOM or segment.run_id is None:
+        return scores
+    key = _cache_key("members", shop.pk, segment.run_id, segment.pk, sort if sort in MEMBER_SORTS else "")
+    ids = cache.get(key)
+    if ids is None:
+        ids = list(scores.values_list("customer_id", flat=True))
+        cache.set(key, ids, CACHE_SECONDS)
+    return RankedMembers(ids, scores)
 
 
 def member_export_rows(*, shop: Shop, segment: Segment):
@@ -356,13 +400,27 @@ class MembershipChanges:
 
 def membership_changes(*, shop: Shop, segment: Segment, sample: int = 8) -> MembershipChanges:
     """Who joined and left between the segment's run (custom: the current one) and the run before, with a few names."""
-    changes = segment_membership_changes(shop=shop, segment=segment)
-    wanted = changes["joined"][:sample] + changes["left"][:sample]
-    people = Customer.objects.for_shop(shop).in_bulk(wanted)
+    # Both runs are done and never change, so the comparison (all member ids of two runs) is
+    # cached per run; a custom segment is keyed by the current run and its definition too.
+    run = current_run(shop=shop) if segment.kind == SegmentKind.CUSTOM else None
+    run_id = run.pk if run is not None else segment.run_id
+    key = _cache_key("changes", shop.pk, segment.pk, run_id, segment.definition, sample)
+    counts = cache.get(key)
+    if counts is None:
+        changes = segment_membership_changes(shop=shop, segment=segment, run=run)
+        counts = {
+            "joined": len(changes["joined"]),
+            "left": len(changes["left"]),
+            "joined_ids": changes["joined"][:sample],
+            "left_ids": changes["left"][:sample],
+            "has_previous": changes.get("previous_run") is not None,
+        }
+        cache.set(key, counts, CACHE_SECONDS)
+    people = Customer.objects.for_shop(shop).in_bulk(counts["joined_ids"] + counts["left_ids"])
     return MembershipChanges(
-        joined=len(changes["joined"]),
-        left=len(changes["left"]),
-        joined_sample=[people[i] for i in changes["joined"][:sample] if i in people],
-        left_sample=[people[i] for i in changes["left"][:sample] if i in people],
-        has_previous=changes.get("previous_run") is not None,
+        joined=counts["joined"],
+        left=counts["left"],
+        joined_sample=[people[i] for i in counts["joined_ids"] if i in people],
+        left_sample=[people[i] for i in counts["left_ids"] if i in people],
+        has_previous=counts["has_previous"],
     )

@@ -75,15 +75,19 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def _existing(model: type[models.Model], *, shop: Shop, keys: list[str], fields: list[str]) -> dict[str, dict]:
-    """external_id -> {id, *fields} of the shop's CSV rows among `keys` (read in chunks)."""
+def _existing(
+    model: type[models.Model], *, shop: Shop, keys: list[str], fields: list[str], lock: bool = False
+) -> dict[str, dict]:
+    """external_id -> {id, *fields} of the shop's CSV rows among `keys` (read in chunks); with
+    `lock`, the rows stay locked (FOR UPDATE) until the transaction ends."""
     found: dict[str, dict] = {}
     if not model.unscoped.filter(shop=shop, source=Source.CSV).exists():
         return found
     for chunk in _chunks(keys, IN_CHUNK):
-        for row in model.unscoped.filter(shop=shop, source=Source.CSV, external_id__in=chunk).values(
-            "id", "external_id", *fields
-        ):
+        rows = model.unscoped.filter(shop=shop, source=Source.CSV, external_id__in=chunk)
+        if lock:
+            rows = rows.select_for_update()
+        for row in rows.values("id", "external_id", *fields):
             found[row["external_id"]] = row
     return found
 
@@ -315,7 +319,8 @@ def upsert_orders(
     customer_of = [int(customer_ids[p]) if p >= 0 else None for p in positions.tolist()]
     placed = pd.DatetimeIndex(orders["placed_at"]).tz_localize("UTC").to_pydatetime()
     totals = [cents_to_decimal(c) for c in orders["total_cents"].tolist()]
-    existing = _existing(Order, shop=shop, keys=keys, fields=list(ORDER_FIELDS))
+    # Locked: their lines may be replaced, and lines have no database foreign key (see OrderLine).
+    existing = _existing(Order, shop=shop, keys=keys, fields=list(ORDER_FIELDS), lock=True)
 
     order_ids = np.zeros(len(keys), dtype=np.int64)
     is_existing = np.zeros(len(keys), dtype=bool)

@@ -283,8 +283,6 @@ def test_switching_language_to_simplified_chinese(owner_client):
 # --- admin --------------------------------------------------------------------
 
 
-
-
 @pytest.fixture
 def superuser_client(client_for):
     return client_for(UserFactory(is_staff=True, is_superuser=True))

@@ -45,6 +45,24 @@ def test_htmx_search_finds_a_customer_by_email(pages, hx):
     assert [c.pk for c in response.context["customers"]] == [someone.pk]
 
 
+def test_a_search_matching_more_than_the_cap_says_more_than(pages, monkeypatch):
+    from analytics.views import CappedPaginator
+
+    total = Customer.objects.for_shop(pages.shop).count()
+    monkeypatch.setattr(CappedPaginator, "CAP", 40)
+
+    capped = pages.viewer.get(LIST)
+    monkeypatch.setattr(CappedPaginator, "CAP", total)
+    exact = pages.viewer.get(LIST)
+
+    assert total > 40
+    assert capped.context["customers"].paginator.count == 40
+    assert capped.context["customers"].paginator.num_pages == 2
+    assert "1–25 of more than 40" in capped.content.decode()
+    assert exact.context["customers"].paginator.count == total
+    assert f"1–25 of {total:,}" in exact.content.decode()
+
+
 def test_filters_by_segment_rfm_group_and_churn_risk(pages):
     segment = Segment.objects.for_shop(pages.shop).get(run=pages.run, key="rfm:champions")
 

@@ -230,3 +230,25 @@ def test_the_dashboard_of_a_user_without_a_shop_redirects_to_shop_creation(clien
     client.force_login(user, backend="shops.auth.EmailOrUsernameBackend")
 
     assert client.get(DASHBOARD)["Location"] == reverse("shop_create")
+
+
+def test_headline_figures_are_cached_until_the_data_changes(pages):
+    from customers.signals import data_changed
+    from shops.models import Shop
+
+    period = dashboard_period(shop=pages.shop)
+    first = pages.owner.get(DASHBOARD).context["kpis"]
+    customer = CustomerFactory(shop=pages.shop)
+    order = OrderFactory(shop=pages.shop, customer=customer, placed_at=period.end - dt.timedelta(hours=1))
+    try:
+        cached = pages.owner.get(DASHBOARD).context["kpis"]
+        data_changed.send(sender=Shop, shop_id=pages.shop.pk, reason="test")
+        fresh = pages.owner.get(DASHBOARD).context["kpis"]
+    finally:
+        order.delete()
+        customer.delete()
+
+    revenue = {k.key: k.value for k in first}["revenue"]
+    assert {k.key: k.value for k in cached}["revenue"] == revenue
+    assert {k.key: k.value for k in fresh}["revenue"] == revenue + order.total
+    assert {k.key: k.value for k in fresh}["customers"] == {k.key: k.value for k in first}["customers"] + 1

@@ -196,3 +196,31 @@ def test_a_custom_segment_page_lists_its_live_members(pages):
     assert "Net spend greater than 100" in body
     assert response.context["members"].paginator.count == segment_members(shop=pages.shop, segment=custom).count() > 0
     assert "Big spenders at risk" in listing
+
+
+@pytest.mark.parametrize("sort", ["-monetary", "-clv", "name", "recency"])
+def test_cached_member_order_pages_like_the_query_it_replaces(pages, sort):
+    from django.core.paginator import Paginator
+
+    from analytics.selectors.segments import RankedMembers, member_queryset, member_scores, member_table
+
+    segment = _segment(pages, "cluster")
+    ranked = member_table(shop=pages.shop, segment=segment, sort=sort)
+    again = member_table(shop=pages.shop, segment=segment, sort=sort)  # from the cache now
+    direct = member_queryset(shop=pages.shop, segment=segment, sort=sort)
+
+    assert isinstance(ranked, RankedMembers) and isinstance(again, RankedMembers)
+    assert len(ranked) == segment.size == member_scores(shop=pages.shop, segment=segment).count()
+    for number in (1, 2, Paginator(ranked, 25).num_pages):
+        cached = [s.customer_id for s in Paginator(again, 25).page(number).object_list]
+        queried = [s.customer_id for s in Paginator(direct, 25).page(number).object_list]
+        assert cached == queried and cached
+
+
+def test_a_searched_member_table_is_counted_not_cached(pages, hx):
+    segment = _segment(pages, "rfm", "rfm:champions")
+    someone = segment_members(shop=pages.shop, segment=segment).exclude(last_name="").order_by("id").first()
+
+    response = hx(pages.viewer, "get", reverse("segment_detail", args=[segment.pk]), data={"q": someone.email})
+
+    assert response.context["members"].paginator.count == 1
