@@ -11,7 +11,8 @@ Per repetition (3 by default, --repetitions N), in the same run and on the same 
                 scratch shop: wall time and peak RSS (os.wait4); the report's own timings;
   re-import     the same command again (nothing changes);
   lines floor   the imported 536,641 order lines inserted once more into customers_orderline
-                (its primary key and two indexes; no database foreign keys, see OrderLine)
+                (its primary key and three indexes: order, product, shop + product;
+                no database foreign keys, see OrderLine)
                 and committed, with no app work at all: what the schema alone costs.
 The scratch shop and its rows are removed afterwards. Medians go to docs/benchmarks.md,
 section "## CSV import" (only that section is replaced). Needs migrations applied.
@@ -253,7 +254,7 @@ Report of the last run: {report["orders"]:,} orders ({report["returned_orders"]:
 customers, {report["products"]:,} products, {report["order_lines"]:,} lines, {report["duplicates_dropped"]:,}
 duplicates dropped, net revenue {report["net_revenue"]}.
 
-The lines floor is what the order-line table costs by itself (its primary key and two indexes); the import
+The lines floor is what the order-line table costs by itself (its primary key and three indexes); the import
 cannot be faster than it. The table has no database foreign keys: checked row by row at commit, the order
 and product keys cost about 1.8 s each here (docs/adr/0003-csv-import.md).
 """
