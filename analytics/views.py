@@ -19,7 +19,6 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -56,24 +55,17 @@ def _page(request: HttpRequest, items, per_page: int = PAGE_SIZE, paginator: typ
     return paginator(items, per_page).get_page(request.GET.get("page"))
 
 
-class CappedPaginator(Paginator):
-    """Counts a queryset up to CAP rows only: a search that matches most of a big shop is not
-    counted row by row (the page says "of more than 10,000"; narrow the search to see the rest)."""
+class ListPaginator(Paginator):
+    """For a list that may count its rows only up to a cap (customer_pages.CustomerRows): says
+    whether it did ("of more than 10,000"), and always asks for a whole page."""
 
-    CAP = 10_000
-    capped = False
-
-    @cached_property
-    def count(self) -> int:
-        # min(rows, CAP + 1) whatever their order: unordered, the database stops at CAP + 1.
-        # Only the key is selected: annotations (a customer's last order) are not computed to count.
-        found = self.object_list.order_by().values("pk")[: self.CAP + 1].count()
-        self.capped = found > self.CAP
-        return min(found, self.CAP)
+    @property
+    def capped(self) -> bool:
+        return bool(getattr(self.object_list, "capped", False))
 
     def page(self, number):
-        # Always LIMIT per_page (Django's Paginator uses the count when it is smaller): with
-        # LIMIT 1 the planner walks the whole name index for a search that matches one customer.
+        # Django's Paginator slices to the count when it is smaller than a page; a queryset
+        # with LIMIT 1 made the planner walk the whole name index for a one-customer search.
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
@@ -333,7 +325,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     )
     filters = form.filters() if form.is_bound else customer_pages.CustomerFilters()
     customers = _page(
-        request, customer_pages.customer_table(shop=shop, filters=filters, run=run), paginator=CappedPaginator
+        request, customer_pages.customer_table(shop=shop, filters=filters, run=run), paginator=ListPaginator
     )
     context = {"form": form, "customers": customers, "run": run, "filters": filters}
     template = "analytics/_customer_table.html" if request.htmx else "analytics/customer_list.html"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -18,15 +20,21 @@ from customers.integrations import selectors as data_selectors
 from customers.models import Customer, Order, OrderLine, OrderStatus
 from shops.models import Shop
 
+# Score sorts: highest first; customers without a score in the run (new since it) last, by id.
+SCORE_SORTS = {"-clv": "clv_12m", "-monetary": "monetary", "-frequency": "frequency"}
 CUSTOMER_SORTS = {
     "name": ("last_name", "first_name", "id"),
     "-last_order": (F("last_order_at").desc(nulls_last=True), "id"),
-    "-clv": (F("score__clv_12m").desc(nulls_last=True), "id"),
-    "-monetary": (F("score__monetary").desc(nulls_last=True), "id"),
-    "-frequency": (F("score__frequency").desc(nulls_last=True), "id"),
+    **{
+        key: (F(f"score__{column}").desc(nulls_last=True), F("score__customer_id").asc(nulls_last=True), "id")
+        for key, column in SCORE_SORTS.items()
+    },
     "newest": ("-created_at", "-id"),
 }
 DEFAULT_CUSTOMER_SORT = "name"
+LIST_CAP = 10_000  # the list counts this many customers at most ("of more than 10,000")
+SEARCH_CAP = 1_000  # and a search this many matches: it is for finding someone (as GitHub's search)
+NARROW = 500  # a search matching at most this many customers is paged by their keys
 ORDERS_SHOWN = 20
 
 
@@ -45,17 +53,77 @@ def _day_start(shop: Shop, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=shop.tzinfo)
 
 
-def customer_table(*, shop: Shop, filters: CustomerFilters, run: AnalysisRun | None) -> QuerySet[Customer]:
+class CustomerRows(Sequence):
+    """The customer list's rows for a paginator: counted up to a cap, read one page at a time.
+
+    The matching customers' keys are read once, unordered, up to the cap + 1: LIST_CAP for the
+    list, SEARCH_CAP for a search, which on a big shop stops early instead of evaluating the name
+    and email conditions on every customer (with a filter on the score, it then looks up a
+    thousand customers by key rather than hashing all of them). A search matching a few hundred
+    customers is then paged by those keys, so its name and email conditions are not evaluated a
+    second time (on a big shop they are the costly part). Sorted by a score, the customers with a
+    score in the run come first, paged along the (shop, run, score, customer) index so that the
+    database stops after the page instead of joining and sorting every match; then those without
+    one, by id.
+    """
+
+    def __init__(self, *, everyone: QuerySet[Customer], matching: QuerySet[Customer], sort: str, searched: bool):
+        self.everyone = everyone
+        self.matching = matching
+        self.sort = sort if sort in CUSTOMER_SORTS else DEFAULT_CUSTOMER_SORT
+        self.order = CUSTOMER_SORTS[self.sort]
+        self.searched = searched
+        self.cap = SEARCH_CAP if searched else LIST_CAP
+
+    @cached_property
+    def keys(self) -> list[int]:
+        return list(self.matching.order_by().values_list("pk", flat=True)[: self.cap + 1])
+
+    @property
+    def capped(self) -> bool:
+        return len(self.keys) > self.cap
+
+    def count(self) -> int:  # what Paginator asks first
+        return min(len(self.keys), self.cap)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        start, stop, _ = index.indices(len(self))
+        if stop <= start:
+            return []
+        if self.searched and len(self.keys) <= NARROW:
+            return list(self.everyone.filter(pk__in=self.keys).order_by(*self.order)[start:stop])
+        if self.sort in SCORE_SORTS:
+            return self._by_score(start, stop)
+        return list(self.matching.order_by(*self.order)[start:stop])
+
+    def _by_score(self, start: int, stop: int) -> list[Customer]:
+        # Through the annotation: a filter on `score__…` would join the scores a second time.
+        scored = self.matching.filter(score_customer__isnull=False).order_by(*self.order)
+        rows = list(scored[start:stop])
+        if len(rows) == stop - start:
+            return rows
+        # The scored customers end on this page (or before it); the unscored follow, by id.
+        scored_count = start + len(rows) if rows or not start else scored.count()
+        unscored = self.matching.filter(score_customer__isnull=True).order_by("id")
+        return rows + list(unscored[max(0, start - scored_count) : stop - scored_count])
+
+
+def customer_table(*, shop: Shop, filters: CustomerFilters, run: AnalysisRun | None) -> CustomerRows:
     """Customers with their current score joined (as `score__…`) and last order time, filtered and sorted.
 
     The last order is a correlated subquery, evaluated only for the rows of the page; the date
     filters are EXISTS on the (shop, customer, placed_at) index, so a search stays fast at 100,000
-    customers.
+    customers. See CustomerRows for how the rows are counted and paged.
     """
     purchases = Order.objects.for_shop(shop).filter(
         customer=OuterRef("pk"), status__in=[OrderStatus.PAID, OrderStatus.RETURNED]
     )
-    qs = Customer.objects.for_shop(shop).annotate(
+    everyone = Customer.objects.for_shop(shop).annotate(
         score=FilteredRelation("scores", condition=Q(scores__shop=shop, scores__run=run)),
         last_order_at=Subquery(purchases.order_by("-placed_at").values("placed_at")[:1]),
         score_rfm_group=F("score__rfm_group"),
@@ -63,7 +131,9 @@ def customer_table(*, shop: Shop, filters: CustomerFilters, run: AnalysisRun | N
         score_clv=F("score__clv_12m"),
         score_monetary=F("score__monetary"),
         score_frequency=F("score__frequency"),
+        score_customer=F("score__customer_id"),  # NULL: no score in the run
     )
+    qs = everyone
     search = filters.search.strip()
     if search:
         q = Q(email__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search)
@@ -87,7 +157,7 @@ def customer_table(*, shop: Shop, filters: CustomerFilters, run: AnalysisRun | N
     if filters.last_order_before:
         since = _day_start(shop, filters.last_order_before)
         qs = qs.filter(Exists(purchases)).exclude(Exists(purchases.filter(placed_at__gte=since)))
-    return qs.order_by(*CUSTOMER_SORTS.get(filters.sort, CUSTOMER_SORTS[DEFAULT_CUSTOMER_SORT]))
+    return CustomerRows(everyone=everyone, matching=qs, sort=filters.sort, searched=bool(search))
 
 
 def rfm_groups_in_run(*, shop: Shop, run: AnalysisRun | None) -> list[str]:

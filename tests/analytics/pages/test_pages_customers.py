@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from analytics.models import CustomerScore, Segment, SegmentMembership
 from customers.models import Customer, Order, Review
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,13 +47,13 @@ def test_htmx_search_finds_a_customer_by_email(pages, hx):
 
 
 def test_a_search_matching_more_than_the_cap_says_more_than(pages, monkeypatch):
-    from analytics.views import CappedPaginator
+    from analytics.selectors import customers as customer_pages
 
     total = Customer.objects.for_shop(pages.shop).count()
-    monkeypatch.setattr(CappedPaginator, "CAP", 40)
+    monkeypatch.setattr(customer_pages, "LIST_CAP", 40)
 
     capped = pages.viewer.get(LIST)
-    monkeypatch.setattr(CappedPaginator, "CAP", total)
+    monkeypatch.setattr(customer_pages, "LIST_CAP", total)
     exact = pages.viewer.get(LIST)
 
     assert total > 40
@@ -61,6 +62,56 @@ def test_a_search_matching_more_than_the_cap_says_more_than(pages, monkeypatch):
     assert "1–25 of more than 40" in capped.content.decode()
     assert exact.context["customers"].paginator.count == total
     assert f"1–25 of {total:,}" in exact.content.decode()
+
+
+def test_a_search_is_counted_up_to_its_own_smaller_cap(pages, monkeypatch):
+    from analytics.selectors import customers as customer_pages
+
+    everyone = Customer.objects.for_shop(pages.shop)
+    matching = everyone.filter(email__icontains="example").count()
+    monkeypatch.setattr(customer_pages, "LIST_CAP", 60)
+    monkeypatch.setattr(customer_pages, "SEARCH_CAP", 30)
+
+    listed = pages.viewer.get(LIST)
+    searched = pages.viewer.get(LIST, {"q": "example"})
+    narrow = pages.viewer.get(LIST, {"q": everyone.order_by("pk").first().email})
+
+    assert matching > 60
+    assert listed.context["customers"].paginator.count == 60
+    assert searched.context["customers"].paginator.count == 30
+    assert "1–25 of more than 30" in searched.content.decode()
+    assert narrow.context["customers"].paginator.count == 1
+    assert not narrow.context["customers"].paginator.capped
+
+
+@pytest.mark.parametrize("sort", ["name", "-last_order", "-clv", "-monetary", "-frequency", "newest"])
+@pytest.mark.parametrize("search", ["", "example", "Lovelace"])
+@pytest.mark.parametrize(("narrow", "cap"), [(500, 10_000), (0, 10_000), (0, 150)], ids=["keys", "query", "capped"])
+def test_each_way_of_paging_gives_the_pages_of_the_plain_sorted_query(pages, monkeypatch, sort, search, narrow, cap):
+    from analytics.selectors import customers as customer_pages
+    from analytics.views import ListPaginator
+
+    # Customers new since the run (no score; the factory's are named Lovelace) and a scored
+    # customer without a predicted CLV: each score sort puts them last, the unscored after.
+    CustomerFactory.create_batch(9, shop=pages.shop)
+    first = CustomerScore.objects.for_shop(pages.shop).filter(run=pages.run).order_by("customer_id")[:3]
+    CustomerScore.objects.for_shop(pages.shop).filter(pk__in=list(first.values_list("pk", flat=True))).update(
+        clv_12m=None
+    )
+    monkeypatch.setattr(customer_pages, "NARROW", narrow)
+    monkeypatch.setattr(customer_pages, "LIST_CAP", cap)
+    monkeypatch.setattr(customer_pages, "SEARCH_CAP", cap)
+
+    filters = customer_pages.CustomerFilters(search=search, sort=sort)
+    rows = customer_pages.customer_table(shop=pages.shop, filters=filters, run=pages.run)
+    expected = list(rows.matching.order_by(*customer_pages.CUSTOMER_SORTS[sort]).values_list("pk", flat=True))
+    paginator = ListPaginator(rows, 4)
+
+    assert paginator.count == min(len(expected), cap) and expected
+    assert paginator.capped == (len(expected) > cap)
+    for number in sorted({1, 2, *range(max(1, paginator.num_pages - 3), paginator.num_pages + 1)}):
+        shown = [customer.pk for customer in paginator.page(number).object_list]
+        assert shown == expected[(number - 1) * 4 : min(number * 4, paginator.count)], number
 
 
 def test_filters_by_segment_rfm_group_and_churn_risk(pages):
