@@ -228,21 +228,12 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
     if request.htmx:
         return render(request, "analytics/_member_table.html", context)
     run = segment_pages.segment_run(shop=shop, segment=segment)
-    forecast = forecast_for(shop=shop, run=segment.run, segment=segment) if segment.run_id else None
-    comparison = segment_pages.feature_comparison(shop=shop, segment=segment, run=run)
-    history = segment_pages.segment_history(shop=shop, segment=segment)
     context.update(
         run=run,
         is_current=segment.run_id is None or (run is not None and run.is_current),
         description=segment_pages.segment_description(segment),
-        comparison=comparison,
-        history=history,
-        charts=segment_pages.chart_data(comparison=comparison, history=history),
-        scatter=segment_pages.cluster_scatter(shop=shop, segment=segment, run=run),
-        rules=segment_pages.segment_rules(shop=shop, segment=segment),
-        forecast=forecast,
-        forecast_chart=forecast_chart_data(forecast, history_points=26) if forecast else None,
-        forecast_rows=forecast_rows(forecast) if forecast else [],
+        insights=segment_pages.SegmentInsights(shop=shop, segment=segment, run=run),
+        insights_seconds=segment_pages.CACHE_SECONDS,
         changes=segment_pages.membership_changes(shop=shop, segment=segment),
         member_count=members.paginator.count if not search else None,
         can_export=request.membership.has_role(Role.STAFF),

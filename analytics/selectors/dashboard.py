@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.core.cache import cache
@@ -15,12 +16,14 @@ from django.utils import timezone
 from analytics import explain
 from analytics.models import AnalysisRun, Forecast, RunStatus, Segment, SegmentKind
 from analytics.segments import current_run
+from analytics.selectors.caching import rendered_key
 from customers.models import Customer, Order, OrderStatus
 from shops.models import Shop
 
 PERIOD_DAYS = 30
 # The headline figures are kept this long, or until the shop's data changes (data_changed).
 KPI_CACHE_SECONDS = 5 * 60
+RENDERED_SECONDS = 60 * 60 * 24  # a run's rendered parts (the key names the run)
 ACTIVE_DAYS = 90
 PURCHASE = [OrderStatus.PAID, OrderStatus.RETURNED]
 MONEY_SUM = DecimalField(max_digits=18, decimal_places=2)
@@ -330,21 +333,67 @@ def dashboard_page(*, shop: Shop, demo_loading: bool = False) -> dict[str, Any]:
     context.update(period=period, kpis=dashboard_kpis_cached(shop=shop, period=period))
     if run is None:
         return context
-    previous = previous_done_run(shop=shop, run=run)
-    cards = segment_cards(shop=shop, run=run, previous=previous)
-    forecast = forecast_for(shop=shop, run=run)
-    context.update(
-        cards=cards,
-        clusters=[c for c in cards if c.segment.kind in (SegmentKind.CLUSTER, SegmentKind.OUTLIERS)],
-        rfm_cards=[c for c in cards if c.segment.kind == SegmentKind.RFM],
-        changes=run_changes(run=run, previous=previous, cards=cards),
-        story=dashboard_story(cards=cards),
-        rfm_share=rfm_share_chart(cards),
-        forecast=forecast,
-        forecast_chart=forecast_chart_data(forecast) if forecast else None,
-        forecast_rows=forecast_rows(forecast) if forecast else [],
-    )
+    context["insights"] = RunInsights(shop=shop, run=run)
+    context["insights_seconds"] = RENDERED_SECONDS
     return context
+
+
+class RunInsights:
+    """The dashboard's parts that change only with a new analysis run: the story, the forecast,
+    what changed since the run before, the segment cards and the RFM groups.
+
+    Each is computed on first use, and the dashboard caches their rendered HTML under `key`, so a
+    later visit computes none of them (most of the dashboard's time). The headline figures (cached
+    on their own, dropped when the data changes) and "finished … ago" are rendered every time.
+    """
+
+    def __init__(self, *, shop: Shop, run: AnalysisRun):
+        self.shop = shop
+        self.run = run
+
+    @cached_property
+    def key(self) -> str:
+        return rendered_key(self.shop, "dashboard", self.run.pk)
+
+    @cached_property
+    def previous(self) -> AnalysisRun | None:
+        return previous_done_run(shop=self.shop, run=self.run)
+
+    @cached_property
+    def cards(self) -> list[SegmentCard]:
+        return segment_cards(shop=self.shop, run=self.run, previous=self.previous)
+
+    @cached_property
+    def clusters(self) -> list[SegmentCard]:
+        return [c for c in self.cards if c.segment.kind in (SegmentKind.CLUSTER, SegmentKind.OUTLIERS)]
+
+    @cached_property
+    def rfm_cards(self) -> list[SegmentCard]:
+        return [c for c in self.cards if c.segment.kind == SegmentKind.RFM]
+
+    @cached_property
+    def changes(self) -> dict[str, Any]:
+        return run_changes(run=self.run, previous=self.previous, cards=self.cards)
+
+    @cached_property
+    def story(self) -> dict[str, Any]:
+        return dashboard_story(cards=self.cards)
+
+    @cached_property
+    def rfm_share(self) -> dict[str, Any]:
+        return rfm_share_chart(self.cards)
+
+    @cached_property
+    def forecast(self) -> Forecast | None:
+        return forecast_for(shop=self.shop, run=self.run)
+
+    @cached_property
+    def forecast_chart(self) -> dict[str, Any] | None:
+        return forecast_chart_data(self.forecast) if self.forecast else None
+
+    @cached_property
+    def forecast_rows(self) -> list[dict[str, Any]]:
+        return forecast_rows(self.forecast) if self.forecast else []
 
 
 def segment_forecasts(*, shop: Shop, run: AnalysisRun) -> list[dict[str, Any]]:

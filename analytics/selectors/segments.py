@@ -7,11 +7,10 @@ cluster picture) are cached per run.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.core.cache import cache
@@ -31,6 +30,8 @@ from analytics.models import (
     SegmentMembership,
 )
 from analytics.segments import current_run, custom_segment_scores, definition_to_q, segments_current
+from analytics.selectors.caching import page_cache_key, rendered_key
+from analytics.selectors.dashboard import forecast_chart_data, forecast_for, forecast_rows
 from analytics.services import segment_membership_changes
 from customers.models import Customer
 from shops.models import Shop
@@ -184,7 +185,7 @@ def member_table(
     scores = member_queryset(shop=shop, segment=segment, search=search, sort=sort)
     if search.strip() or segment.kind == SegmentKind.CUSTOM or segment.run_id is None:
         return scores
-    key = _cache_key("members", shop.pk, segment.run_id, segment.pk, sort if sort in MEMBER_SORTS else "")
+    key = page_cache_key("members", shop.pk, segment.run_id, segment.pk, sort if sort in MEMBER_SORTS else "")
     ids = cache.get(key)
     if ids is None:
         ids = list(scores.values_list("customer_id", flat=True))
@@ -244,11 +245,6 @@ def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _cache_key(*parts: Any) -> str:
-    raw = json.dumps(parts, sort_keys=True, default=str)
-    return "analytics:pages:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
 def _feature_means(scores: QuerySet[CustomerScore]) -> dict[str, float | None]:
     aggregates = {name: Avg(Cast(KT(f"features__{name}"), FloatField())) for name in explain.COMPARED_FEATURES}
     row = scores.order_by().aggregate(**aggregates)
@@ -258,7 +254,7 @@ def _feature_means(scores: QuerySet[CustomerScore]) -> dict[str, float | None]:
 def overall_means(*, shop: Shop, run: AnalysisRun) -> dict[str, float | None]:
     """Mean of each compared feature over the run's customers who bought (the clusters' "average
     customer"), aggregated in SQL from CustomerScore.features and cached per run."""
-    key = _cache_key("overall", shop.pk, run.pk)
+    key = page_cache_key("overall", shop.pk, run.pk)
     means = cache.get(key)
     if means is None:
         means = _feature_means(CustomerScore.objects.for_shop(shop).filter(run=run, frequency__gt=0))
@@ -270,7 +266,7 @@ def segment_means(*, shop: Shop, segment: Segment, run: AnalysisRun) -> dict[str
     """The segment's mean features: a cluster's stored centre, otherwise aggregated over its members."""
     if segment.kind == SegmentKind.CLUSTER and segment.centre:
         return {k: segment.centre.get(k) for k in explain.COMPARED_FEATURES}
-    key = _cache_key("segment", shop.pk, run.pk, segment.pk, segment.definition)
+    key = page_cache_key("segment", shop.pk, run.pk, segment.pk, segment.definition)
     means = cache.get(key)
     if means is None:
         means = _feature_means(member_scores(shop=shop, segment=segment, run=run))
@@ -358,7 +354,7 @@ def cluster_scatter(*, shop: Shop, segment: Segment, run: AnalysisRun | None) ->
     """
     if run is None:
         return {"members": [], "others": [], "total": 0}
-    key = _cache_key("scatter", shop.pk, run.pk, segment.pk, segment.definition)
+    key = page_cache_key("scatter", shop.pk, run.pk, segment.pk, segment.definition)
     data = cache.get(key)
     if data is not None:
         return data
@@ -404,7 +400,7 @@ def membership_changes(*, shop: Shop, segment: Segment, sample: int = 8) -> Memb
     # cached per run; a custom segment is keyed by the current run and its definition too.
     run = current_run(shop=shop) if segment.kind == SegmentKind.CUSTOM else None
     run_id = run.pk if run is not None else segment.run_id
-    key = _cache_key("changes", shop.pk, segment.pk, run_id, segment.definition, sample)
+    key = page_cache_key("changes", shop.pk, segment.pk, run_id, segment.definition, sample)
     counts = cache.get(key)
     if counts is None:
         changes = segment_membership_changes(shop=shop, segment=segment, run=run)
@@ -424,3 +420,62 @@ def membership_changes(*, shop: Shop, segment: Segment, sample: int = 8) -> Memb
         left_sample=[people[i] for i in counts["left_ids"] if i in people],
         has_previous=counts["has_previous"],
     )
+
+
+class SegmentInsights:
+    """The segment page's charts and tables that change only with a new analysis run (or a custom
+    segment's definition): comparison, cluster picture, history, forecast and rules.
+
+    Each part is computed on first use, and the page caches its rendered HTML under `key`, so a
+    later visit computes none of them (about two thirds of the page's time on a big shop). No
+    customer's personal data is in them (the joined / left names are read on every visit).
+    """
+
+    def __init__(self, *, shop: Shop, segment: Segment, run: AnalysisRun | None):
+        self.shop = shop
+        self.segment = segment
+        self.run = run
+
+    @cached_property
+    def key(self) -> str:
+        latest = current_run(shop=self.shop)  # the history spans the latest runs
+        return rendered_key(
+            self.shop,
+            "segment",
+            self.segment.pk,
+            self.run.pk if self.run else None,
+            latest.pk if latest else None,
+            self.segment.definition if self.segment.kind == SegmentKind.CUSTOM else None,
+        )
+
+    @cached_property
+    def comparison(self) -> list[dict[str, Any]]:
+        return feature_comparison(shop=self.shop, segment=self.segment, run=self.run)
+
+    @cached_property
+    def history(self) -> list[dict[str, Any]]:
+        return segment_history(shop=self.shop, segment=self.segment)
+
+    @cached_property
+    def charts(self) -> dict[str, Any]:
+        return chart_data(comparison=self.comparison, history=self.history)
+
+    @cached_property
+    def scatter(self) -> dict[str, Any]:
+        return cluster_scatter(shop=self.shop, segment=self.segment, run=self.run)
+
+    @cached_property
+    def rules(self) -> list:
+        return segment_rules(shop=self.shop, segment=self.segment)
+
+    @cached_property
+    def forecast(self):
+        return forecast_for(shop=self.shop, run=self.segment.run, segment=self.segment) if self.segment.run_id else None
+
+    @cached_property
+    def forecast_chart(self) -> dict[str, Any] | None:
+        return forecast_chart_data(self.forecast, history_points=26) if self.forecast else None
+
+    @cached_property
+    def forecast_rows(self) -> list[dict[str, Any]]:
+        return forecast_rows(self.forecast) if self.forecast else []

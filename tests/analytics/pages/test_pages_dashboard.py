@@ -252,3 +252,27 @@ def test_headline_figures_are_cached_until_the_data_changes(pages):
     assert {k.key: k.value for k in cached}["revenue"] == revenue
     assert {k.key: k.value for k in fresh}["revenue"] == revenue + order.total
     assert {k.key: k.value for k in fresh}["customers"] == {k.key: k.value for k in first}["customers"] + 1
+
+
+def test_the_run_s_story_cards_and_forecast_are_rendered_once_per_run_and_language(pages, monkeypatch):
+    from django.utils import translation
+
+    from analytics.selectors import dashboard as dashboard_pages
+
+    first = pages.owner.get(DASHBOARD)
+
+    def recomputed(**kwargs):
+        raise AssertionError("the segment cards were computed again")
+
+    monkeypatch.setattr(dashboard_pages, "segment_cards", recomputed)
+    again = pages.owner.get(DASHBOARD)
+    insights = again.context["insights"]
+    with translation.override("zh-hans"):
+        chinese = dashboard_pages.RunInsights(shop=pages.shop, run=pages.run).key
+
+    body = again.content.decode()
+    assert first.status_code == again.status_code == 200
+    assert 'id="rfm-share"' in body and 'id="dashboard-forecast' in body and "segment-cards" in body
+    assert body.count('class="segment-card') == first.content.decode().count('class="segment-card') > 0
+    assert "cards" not in vars(insights)  # rendered from the cache, never computed
+    assert chinese != insights.key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -224,3 +225,44 @@ def test_a_searched_member_table_is_counted_not_cached(pages, hx):
     response = hx(pages.viewer, "get", reverse("segment_detail", args=[segment.pk]), data={"q": someone.email})
 
     assert response.context["members"].paginator.count == 1
+
+
+def test_a_second_visit_renders_the_run_s_charts_from_the_cache(pages, monkeypatch):
+    from analytics.selectors import segments as segment_pages
+
+    url = reverse("segment_detail", args=[_segment(pages, "cluster").pk])
+
+    def body():  # the CSRF token is masked anew for every answer
+        body = pages.viewer.get(url).content.decode()
+        return re.sub(r'"X-CSRFToken": "[^"]+"|name="csrfmiddlewaretoken" value="[^"]+"', "", body)
+
+    first = body()
+
+    def recomputed(**kwargs):
+        raise AssertionError("the comparison was computed again")
+
+    monkeypatch.setattr(segment_pages, "feature_comparison", recomputed)
+    again = body()
+
+    assert again == first and 'id="segment-ratio"' in again
+
+
+def test_the_charts_are_rendered_anew_for_a_new_run_or_another_language(pages):
+    from django.utils import translation
+
+    from analytics.models import AnalysisRun
+    from analytics.selectors.segments import SegmentInsights
+
+    segment = _segment(pages, "cluster")
+
+    def key():
+        return SegmentInsights(shop=pages.shop, segment=segment, run=pages.run).key
+
+    before = key()
+    with translation.override("zh-hans"):
+        chinese = key()
+    AnalysisRun.objects.for_shop(pages.shop).filter(pk=pages.run.pk).update(is_current=False)
+    AnalysisRun.objects.for_shop(pages.shop).create(shop=pages.shop, status="done", trigger="test", is_current=True)
+
+    assert len({before, chinese, key()}) == 3
+    assert key() == key()
