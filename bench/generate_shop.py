@@ -87,7 +87,11 @@ class Copier:
     def copy(self, model, columns: dict[str, object]) -> int:
         frame = pd.DataFrame(columns)
         # the primary key is left to the database unless given
-        concrete = [f for f in model._meta.concrete_fields if not (f.primary_key and f.attname not in frame.columns)]
+        concrete = [
+            f
+            for f in model._meta.concrete_fields
+            if not (f.primary_key and f.attname not in frame.columns) and not f.generated
+        ]
         for field in concrete:
             if field.attname not in frame.columns:
                 frame[field.attname] = self._default_text(field)

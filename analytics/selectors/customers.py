@@ -17,7 +17,7 @@ from analytics import explain
 from analytics.models import AnalysisRun, CustomerScore, Segment, SegmentKind, SegmentMembership
 from analytics.segments import custom_segment_scores
 from customers.integrations import selectors as data_selectors
-from customers.models import Customer, Order, OrderLine, OrderStatus
+from customers.models import Customer, Order, OrderLine, OrderStatus, customer_search_q
 from shops.models import Shop
 
 # Score sorts: highest first; customers without a score in the run (new since it) last, by id.
@@ -136,7 +136,7 @@ def customer_table(*, shop: Shop, filters: CustomerFilters, run: AnalysisRun | N
     qs = everyone
     search = filters.search.strip()
     if search:
-        q = Q(email__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search)
+        q = customer_search_q(search)
         if search.isdigit():
             q |= Q(pk=int(search))
         q |= Q(external_id=search)

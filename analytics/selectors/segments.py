@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, F, FloatField, Q, QuerySet
+from django.db.models import Avg, Count, F, FloatField, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Mod
 from django.utils.formats import date_format
@@ -33,7 +33,7 @@ from analytics.segments import current_run, custom_segment_scores, definition_to
 from analytics.selectors.caching import page_cache_key, rendered_key
 from analytics.selectors.dashboard import forecast_chart_data, forecast_for, forecast_rows
 from analytics.services import segment_membership_changes
-from customers.models import Customer
+from customers.models import Customer, customer_search_q
 from shops.models import Shop
 
 CACHE_SECONDS = 60 * 60 * 24
@@ -164,11 +164,7 @@ def member_queryset(*, shop: Shop, segment: Segment, search: str = "", sort: str
     scores = member_scores(shop=shop, segment=segment).select_related("customer").defer("features", "recommendations")
     search = search.strip()
     if search:
-        scores = scores.filter(
-            Q(customer__email__icontains=search)
-            | Q(customer__first_name__icontains=search)
-            | Q(customer__last_name__icontains=search)
-        )
+        scores = scores.filter(customer_search_q(search, prefix="customer__"))
     return scores.order_by(*MEMBER_SORTS.get(sort, MEMBER_SORTS[DEFAULT_MEMBER_SORT]))
 
 

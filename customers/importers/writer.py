@@ -106,7 +106,7 @@ def create_rows(model: type[models.Model], rows: list[dict]) -> list[int]:
         return [obj.pk for obj in objs]
     meta = model._meta
     now = timezone.now()
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    fields = [f for f in meta.concrete_fields if not f.primary_key and not f.generated]
     defaults = {}
     for f in fields:
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
