@@ -379,26 +379,31 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), {int(mem) / 1024**2:.0f} GB RAM"
 
 
-NOTES = """What the time went to, and what was done (first run of this benchmark, same machine: p95
-dashboard 1,272 ms, segment 898 ms, search 1,033 ms, profile 484 ms, login page 446 ms, at 14
-requests/s: eight clients queued behind a few slow pages):
+NOTES = """What the time went to, and what was done (first run of this benchmark, same kind of
+machine: p95 dashboard 1,272 ms, segment 898 ms, search 1,033 ms, profile 484 ms, login page
+446 ms, at 14 requests/s: eight clients queued behind a few slow pages). With 8 clients that never
+pause on 2 cores, a page's latency is mostly its wait behind the others, so every page's own time
+counts for all four:
 
 - dashboard: its five headline figures aggregate the last 120 days of orders (~0.23 s on
   1,000,000 orders). They are cached per shop and period for five minutes and dropped as soon
   as the shop's data changes (the `data_changed` signal of imports, syncs, webhooks and the API).
+  The story, forecast, "what changed", segment cards and RFM table change only with a new run:
+  they are computed on first use and their HTML is cached per run, language, time zone and
+  currency (`RunInsights`); "finished … ago" is rendered every time.
 - segment page: the members table sorted every member's score (0.1 s for a 42,000-member
   cluster) and counted them. A computed segment's run never changes, so its members' ids are
-  cached in the requested order and a page reads its 25 rows only; who joined and left since
-  the previous run is cached per run too; the tables are vacuumed and analysed right after a
-  run is stored, so the planner sees the new run's rows at once.
-- customer search: `icontains` on name and email read every customer. On PostgreSQL, pg_trgm
-  GIN indexes on the same `UPPER(column)` answer it, and give the planner the statistics to
-  tell a one-customer search from a whole-shop one; the list counts at most 10,001 rows ("of
-  more than 10,000": a search matching most of a big shop is not counted row by row); the page
-  query always asks for 25 rows (with LIMIT 1 the planner walked the whole name index); the
-  score filters reuse the one joined score; a covering index holds the score columns the list
-  joins, filters and sorts on. The slowest searches left are those matching the whole shop and
-  sorted by a score (0.1 s: 100,000 rows joined and sorted).
+  cached in the requested order and a page reads its 25 rows only; who joined and left is cached
+  per run; the comparison, cluster picture, history, forecast and rules are rendered once per run
+  and language (`SegmentInsights`, no personal data in them); the tables are vacuumed and
+  analysed right after a run is stored.
+- customer search: `icontains` on name and email read every customer, twice (count and page),
+  with UPPER() on three columns (~75 ms a pass on 100,000). Now one stored, upper-cased
+  `search_text` column with a pg_trgm GIN index (a one-customer search: ~6 ms); the matching
+  keys are read once, up to 1,001 for a search (10,001 for the plain list): "of more than 1,000"
+  beyond that; a search matching up to 500 is paged by those keys; score sorts walk new (shop,
+  run, score, customer) indexes and stop after the page; score filters reuse the one joined
+  score; a covering index holds the score columns the list joins on.
 - the generated shop is a worst case for search: every customer is "Bench CustomerNNNNN", so
   half of the searched terms ("Bench", "custome") match all 100,000 customers."""
 
