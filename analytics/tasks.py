@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.db import OperationalError
 
 from analytics import services
+from analytics.models import RunStatus
 from shops.models import Shop
 from shops.scope import shop_scope
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -30,7 +35,20 @@ def run_analysis(run_id: int) -> str:
         return "not queued (already claimed or finished)"
     with shop_scope(run.shop):
         run = services.analysis_run_execute(run=run)
+        if run.status == RunStatus.DONE:
+            _warm_pages(run)
     return run.status
+
+
+def _warm_pages(run) -> None:
+    """The segment pages' caches for the new run; a failure here leaves the run as it is (the
+    pages compute on their first visit instead)."""
+    from analytics.selectors.segments import segment_pages_warm
+
+    try:
+        segment_pages_warm(shop=run.shop, run=run)
+    except Exception:
+        logger.exception("warming the pages of run %s failed", run.pk)
 
 
 @shared_task(name="analytics.nightly_analysis", acks_late=True, time_limit=300)

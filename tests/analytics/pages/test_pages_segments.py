@@ -266,3 +266,29 @@ def test_the_charts_are_rendered_anew_for_a_new_run_or_another_language(pages):
 
     assert len({before, chinese, key()}) == 3
     assert key() == key()
+
+
+def test_the_worker_warms_each_computed_segment_page_of_a_new_run(pages, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from analytics.selectors import segments as segment_pages
+
+    computed = Segment.objects.for_shop(pages.shop).filter(run=pages.run).exclude(kind=SegmentKind.CUSTOM)
+    segment = _segment(pages, "cluster")
+
+    warmed = segment_pages.segment_pages_warm(shop=pages.shop, run=pages.run)
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("computed again after warming")
+
+    for name in ("segment_membership_changes", "_sample_xy", "_feature_means"):
+        monkeypatch.setattr(segment_pages, name, recomputed)
+    assert warmed == computed.count() > 0
+    assert segment_pages.feature_comparison(shop=pages.shop, segment=segment, run=pages.run)
+    assert segment_pages.cluster_scatter(shop=pages.shop, segment=segment, run=pages.run)["total"] > 0
+    segment_pages.membership_changes(shop=pages.shop, segment=segment)
+    with CaptureQueriesContext(connection) as queries:
+        ranked = segment_pages.member_table(shop=pages.shop, segment=segment)
+    assert len(ranked) == segment.size
+    assert not [q for q in queries.captured_queries if "customerscore" in q["sql"]]  # the order came cached
