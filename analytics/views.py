@@ -57,7 +57,7 @@ def _page(request: HttpRequest, items, per_page: int = PAGE_SIZE, paginator: typ
 
 class ListPaginator(Paginator):
     """For a list that may count its rows only up to a cap (customer_pages.CustomerRows): says
-    whether it did ("of more than 10,000"), and always asks for a whole page."""
+    whether it did ("of more than 1,000"), and always asks for a whole page."""
 
     @property
     def capped(self) -> bool:

@@ -476,6 +476,17 @@ def _write_section(path: Path, section: str) -> None:
     path.write_text(text.rstrip("\n") + "\n")
 
 
+def _first_visits(port: int, paths: list[str], cookie: str) -> list[float]:
+    """Milliseconds of one request of each path, in order (one client)."""
+    times = []
+    for path in paths:
+        status, ms, _size = _get(port, path, cookie)
+        if status != 200:
+            raise SystemExit(f"GET {path} answered {status}")
+        times.append(ms)
+    return times
+
+
 def _measure(args, work: dict, setup: dict) -> dict:
     from django.core.cache import cache
     from django.db import connections
@@ -498,12 +509,7 @@ def _measure(args, work: dict, setup: dict) -> dict:
                 for _ in range(args.workers * 2):
                     _get(port, work["urls"][page][0], cookie)
             cache.clear()  # the benchmark's own Redis database: the segment pages' per-run figures
-            cold = []
-            for path in work["urls"]["segment"]:
-                status, ms, _size = _get(port, path, cookie)
-                if status != 200:
-                    raise SystemExit(f"GET {path} answered {status}")
-                cold.append(ms)
+            cold = _first_visits(port, work["urls"]["segment"], cookie)
             # What the worker does after each run (analytics.tasks), then the same first visits.
             cache.clear()
             started = time.perf_counter()
@@ -511,12 +517,7 @@ def _measure(args, work: dict, setup: dict) -> dict:
                 segment_pages_warm(shop=work["shop"], run=current_run(shop=work["shop"]))
             warm_seconds = time.perf_counter() - started
             connections.close_all()
-            warmed = []
-            for path in work["urls"]["segment"]:
-                status, ms, _size = _get(port, path, cookie)
-                if status != 200:
-                    raise SystemExit(f"GET {path} answered {status}")
-                warmed.append(ms)
+            warmed = _first_visits(port, work["urls"]["segment"], cookie)
             alone_rows = _load(port, work["urls"], ALONE, 1, rng)
             _check(alone_rows)
             alone = {page: statistics.median(r[3] for r in alone_rows if r[0] == page) for page in (*PAGES, PEER)}

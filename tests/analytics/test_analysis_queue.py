@@ -133,3 +133,25 @@ def test_two_workers_claiming_the_same_run_at_once_only_one_gets_it(shop):
     assert len(claims) == 2
     assert sum(claim is not None for claim in claims) == 1
     assert AnalysisRun.unscoped.get(pk=run.pk).status == RunStatus.RUNNING
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("warming", ["works", "fails"])
+def test_the_task_warms_the_new_run_s_pages_and_a_failed_warm_up_leaves_the_run_done(shop, monkeypatch, warming):
+    from analytics.selectors import segments as segment_pages
+
+    _with_orders(shop)
+    warmed = []
+
+    def warm(*, shop, run):
+        warmed.append(run.pk)
+        if warming == "fails":
+            raise RuntimeError("the cache is away")
+        return 0
+
+    monkeypatch.setattr(segment_pages, "segment_pages_warm", warm)
+    run = services.analysis_run_create(shop=shop, trigger="test")
+
+    assert tasks.run_analysis(run.pk) == RunStatus.DONE
+    assert warmed == [run.pk]
+    assert AnalysisRun.unscoped.get(pk=run.pk).is_current
