@@ -17,7 +17,8 @@ The data has structure for the analytics to find, and none of it is stored:
   before it (a "run-in"), so the data opens on a shop with a customer base;
 - product bundles bought together (`BUNDLES`) and per-customer category preferences;
 - ~5% guest orders, ~3% cancelled, ~2.5% fully returned (status "returned", total as placed),
-  ~2% refunds (a later "paid" order with one negative-quantity line), a few pending.
+  ~2% refunds (a later credit note: status "returned", one negative-quantity line and a
+  negative total, as ADR 0007 says), a few pending.
 """
 
 from __future__ import annotations
@@ -413,7 +414,7 @@ class DemoSummary:
     lines: int
     events: int
     reviews: int
-    net_revenue: Decimal  # paid orders (refund documents count negative); returned orders net to zero
+    net_revenue: Decimal  # paid sales minus credit notes; fully returned sales net to zero (ADR 0007)
     first_day: dt.date
     as_of: dt.date
 
@@ -669,6 +670,7 @@ def _plan(rng: np.random.Generator, *, n_customers: int, start: dt.date, end: dt
         elif draw < 0.075 and order.customer is not None and order.day < n_days - 25:
             product, quantity, unit = order.lines[_below(rng, len(order.lines))]
             refund = _Order(customer=order.customer, day=order.day + 3 + _below(rng, 18), second=0)
+            refund.status = OrderStatus.RETURNED  # a credit note (ADR 0007)
             refund.second = second_of_day(_pick(rng, _HOUR_CDF))
             refund.lines.append((product, -1 - _below(rng, quantity), unit))
             refunds.append(refund)
@@ -942,7 +944,11 @@ def _write(shop: Shop, plan: _Plan, *, as_of: dt.date) -> DemoSummary:
         ]
         Review.unscoped.bulk_create(reviews, batch_size=BATCH_SIZE)
 
-    net = sum(o.total_pence for o in plan.orders if o.status == OrderStatus.PAID)
+    net = sum(
+        o.total_pence
+        for o in plan.orders
+        if o.status == OrderStatus.PAID or (o.status == OrderStatus.RETURNED and o.total_pence < 0)
+    )
     transaction.on_commit(lambda: data_changed.send(sender=DemoSummary, shop_id=shop.pk, reason="demo"))
     return DemoSummary(
         customers=len(customers),

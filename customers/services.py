@@ -41,6 +41,7 @@ from customers.models import (
     Source,
     SurveyResponse,
 )
+from customers.money import OrderMoneyError, order_sign_normalised
 from customers.signals import data_changed
 from shops.models import Shop
 
@@ -472,7 +473,18 @@ def orders_upsert(*, shop: Shop, items: Sequence[OrderInput], reason: str | None
                         )
                 lines.append((product_id, line.quantity, line.unit_price))
             if "total" not in values:
-                values["total"] = sum((q * p for _pid, q, p in lines), Decimal("0.00"))
+                # as placed (ADR 0007): the goods sold; an order of returns only is a credit note
+                sold = sum((q * p for _pid, q, p in lines if q * p > 0), Decimal("0.00"))
+                values["total"] = sold if sold > 0 else sum((q * p for _pid, q, p in lines), Decimal("0.00"))
+            try:
+                status = order_sign_normalised(
+                    values.get("status", OrderStatus.PAID), values["total"], [(q, p) for _pid, q, p in lines]
+                )
+            except OrderMoneyError as exc:
+                errors.append(ItemError(index, exc.field, exc.message))
+            else:
+                if status != values.get("status", OrderStatus.PAID):
+                    values["status"] = status
             resolved.append((values, lines))
         if errors:
             raise UpsertError(errors)

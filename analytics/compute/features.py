@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ._util import require_columns, timestamp_utc_naive, to_utc_naive, wall_clock
+from .money import order_amounts
 
 ORDER_COLUMNS = ("order_id", "customer_id", "placed_at", "total", "status")
 LINE_COLUMNS = ("order_id", "customer_id", "product_id", "category", "brand", "quantity", "unit_price")
@@ -28,7 +29,6 @@ EVENT_COLUMNS = ("customer_id", "kind", "at", "duration_seconds")
 REVIEW_COLUMNS = ("customer_id", "rating", "text")
 
 STATUSES = frozenset({"paid", "cancelled", "returned", "pending"})
-PURCHASE_STATUSES = frozenset({"paid", "returned"})
 
 FEATURE_COLUMNS = (
     "recency_days",
@@ -124,6 +124,13 @@ def lexicon_sentiment(text: Any) -> float:
     return (pos - neg) / (pos + neg)
 
 
+def _lines_until(lines: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.DataFrame | None:
+    """The lines that can refund part of an order by ``as_of`` (all lines when they carry no date)."""
+    if lines is None or "placed_at" not in lines.columns:
+        return lines
+    return lines[~(to_utc_naive(lines["placed_at"], "lines.placed_at") > as_of)]
+
+
 def _mode_per_customer(customer_id: pd.Series, values: pd.Series) -> pd.Series:
     """Most frequent value per customer; ties go to the smallest value."""
     counts = pd.DataFrame({"customer_id": customer_id.to_numpy(), "value": values.to_numpy()})
@@ -174,16 +181,18 @@ def customer_features(
     DataFrame indexed by ``customer_id`` (every customer in ``customers`` created
     by ``as_of`` plus every customer with an order), columns ``FEATURE_COLUMNS``:
 
+    Money and purchases follow ADR 0007, read by :func:`analytics.compute.money.order_amounts`:
+    a purchase is a ``paid`` sale with ``total > 0`` not refunded in full; cancelled and
+    pending orders never count.
+
     - ``recency_days``: days (float) from the last purchase to ``as_of``; NaN if none
     - ``frequency``: distinct calendar days (UTC) with a purchase
-    - ``orders``: number of purchase orders
-    - ``gross_sales``: value of purchase orders with a positive total
-    - ``returns_value``: refunds: totals of ``returned`` orders, negative totals of
-      paid orders, and negative-quantity lines of paid orders (or of orders not in
-      ``orders``) at ``-quantity * unit_price``
-    - ``monetary``: net spend = ``gross_sales - returns_value``. Cancelled and pending
-      orders never count.
-    - ``avg_order_value``: ``gross_sales / orders``
+    - ``orders``: number of purchases
+    - ``gross_sales``: what the customer paid (totals of ``paid`` and ``returned`` sales)
+    - ``returns_value``: what the customer got back: fully returned sales, credit notes
+      (negative totals), and negative lines of paid sales at ``-quantity * unit_price``
+    - ``monetary``: net spend = ``gross_sales - returns_value``, to the cent
+    - ``avg_order_value``: what the purchases were worth when placed / ``orders``
     - ``mean_days_between_orders``: (last - first purchase) / (frequency - 1), NaN
       below two purchase days
     - ``return_rate``: ``returns_value / gross_sales`` (NaN without sales)
@@ -235,10 +244,12 @@ def customer_features(
         }
     )
     all_order_status = o.set_index("order_id")["status"]
-    all_order_total = o.set_index("order_id")["total"]
+    # What each order moved (ADR 0007): the one reading of returns and cancellations.
+    amounts = order_amounts(o, _lines_until(lines, as_of_ts))
+    o = o.join(amounts)
     o = o[o["customer_id"].notna() & (o["placed_at"] <= as_of_ts)]
+    purchase = o[o["purchase"]]
 
-    purchase = o[o["status"].isin(PURCHASE_STATUSES) & (o["total"] > 0)]
     ids = pd.Index(o["customer_id"].unique())
     if customers is not None:
         created = to_utc_naive(customers["created_at"], "customers.created_at")
@@ -256,11 +267,11 @@ def customer_features(
     out["recency_days"] = (as_of_ts - last).dt.total_seconds() / 86400.0
     out["frequency"] = freq.reindex(ids).fillna(0).astype(int)
     out["orders"] = g.size().reindex(ids).fillna(0).astype(int)
-    gross = g["total"].sum().reindex(ids).fillna(0.0)
-
-    returned_orders = o[o["status"] == "returned"].groupby("customer_id")["total"].sum()
-    refund_docs = o[(o["status"] == "paid") & (o["total"] < 0)].groupby("customer_id")["total"].sum()
-    returns = returned_orders.reindex(ids).fillna(0.0) - refund_docs.reindex(ids).fillna(0.0)
+    by_customer = o.groupby("customer_id")
+    gross = by_customer["gross"].sum().reindex(ids).fillna(0.0)
+    returns = by_customer["refunded"].sum().reindex(ids).fillna(0.0)
+    net = by_customer["net"].sum().reindex(ids).fillna(0.0)
+    purchase_gross = g["gross"].sum().reindex(ids).fillna(0.0)
 
     spend = None
     if lines is not None:
@@ -271,19 +282,15 @@ def customer_features(
             ln = ln[~(to_utc_naive(ln["placed_at"], "lines.placed_at") > as_of_ts)]
         ln["amount"] = pd.to_numeric(ln["quantity"], errors="coerce") * pd.to_numeric(ln["unit_price"], errors="coerce")
         line_status = ln["order_id"].map(all_order_status)
-        line_total = ln["order_id"].map(all_order_total)
-        # partial returns: negative lines of positive paid orders, or of orders we do not know
-        partial = (ln["amount"] < 0) & (((line_status == "paid") & (line_total > 0)) | line_status.isna())
-        returns = returns + (-ln.loc[partial].groupby("customer_id")["amount"].sum()).reindex(ids).fillna(0.0)
         # spend by category/brand: kept (not returned, not cancelled) lines
         valid = (ln["amount"] > 0) & ((line_status == "paid") | line_status.isna())
         spend = ln.loc[valid, ["customer_id", "category", "brand", "amount"]]
 
-    out["monetary"] = gross - returns
-    out["gross_sales"] = gross
-    out["returns_value"] = returns
+    out["monetary"] = net.round(2)
+    out["gross_sales"] = gross.round(2)
+    out["returns_value"] = returns.round(2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["avg_order_value"] = np.where(out["orders"] > 0, gross / out["orders"].replace(0, 1), np.nan)
+        out["avg_order_value"] = np.where(out["orders"] > 0, purchase_gross / out["orders"].replace(0, 1), np.nan)
         span_days = (last - first).dt.total_seconds() / 86400.0
         out["mean_days_between_orders"] = (span_days / (freq - 1)).where(freq > 1).reindex(ids)
         out["return_rate"] = np.where(gross > 0, returns / gross.where(gross > 0, 1.0), np.nan)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ._util import require_columns, timestamp_utc_naive, to_utc_naive
+from .money import COUNTED_STATUSES, order_amounts
 
 SEGMENTS: tuple[str, ...] = (
     "Champions",
@@ -89,17 +90,18 @@ def _from_transactions(tx: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         }
     )
     if "status" in tx.columns:
-        status = tx["status"].astype("string").str.lower()
-        keep = status.isin(["paid", "returned"]).fillna(False).to_numpy(dtype=bool)
-        returned = status.eq("returned").fillna(False).to_numpy(dtype=bool)
-        t["value"] = np.where(returned, 0.0, t["total"])  # a fully returned order nets to zero
-        t = t[keep]
+        # ADR 0007: net money per order, and only real purchases make recency and frequency
+        amounts = order_amounts(tx.assign(order_id=np.arange(len(tx))).reset_index(drop=True))
+        t["value"] = amounts["net"].to_numpy()
+        t["buy"] = amounts["purchase"].to_numpy()
+        t = t[tx["status"].astype("string").str.lower().isin(COUNTED_STATUSES).fillna(False).to_numpy(dtype=bool)]
     else:
         t["value"] = t["total"]
+        t["buy"] = t["total"].to_numpy() > 0
     t = t[t["customer_id"].notna() & (t["placed_at"] <= as_of)]
     if t.empty:
         raise ValueError("transactions has no rows for known customers on or before as_of")
-    buys = t[t["total"] > 0]
+    buys = t[t["buy"]]
     g = t.groupby("customer_id")
     out = pd.DataFrame(index=pd.Index(g.size().index, name="customer_id"))
     last = buys.groupby("customer_id")["placed_at"].max()

@@ -17,7 +17,8 @@ from analytics import explain
 from analytics.models import AnalysisRun, CustomerScore, Segment, SegmentKind, SegmentMembership
 from analytics.segments import custom_segment_scores
 from customers.integrations import selectors as data_selectors
-from customers.models import Customer, Order, OrderLine, OrderStatus, customer_search_q
+from customers.models import Customer, Order, OrderLine, customer_search_q
+from customers.money import purchase_q
 from shops.models import Shop
 
 # Score sorts: highest first; customers without a score in the run (new since it) last, by id.
@@ -120,9 +121,7 @@ def customer_table(*, shop: Shop, filters: CustomerFilters, run: AnalysisRun | N
     filters are EXISTS on the (shop, customer, placed_at) index, so a search stays fast at 100,000
     customers. See CustomerRows for how the rows are counted and paged.
     """
-    purchases = Order.objects.for_shop(shop).filter(
-        customer=OuterRef("pk"), status__in=[OrderStatus.PAID, OrderStatus.RETURNED]
-    )
+    purchases = Order.objects.for_shop(shop).filter(purchase_q(), customer=OuterRef("pk"))
     everyone = Customer.objects.for_shop(shop).annotate(
         score=FilteredRelation("scores", condition=Q(scores__shop=shop, scores__run=run)),
         last_order_at=Subquery(purchases.order_by("-placed_at").values("placed_at")[:1]),
@@ -233,51 +232,71 @@ def feature_groups(score: CustomerScore | None) -> list[dict[str, Any]]:
     return out
 
 
-def prediction_explanations(score: CustomerScore | None, *, currency: str = "") -> dict[str, str]:
-    """One sentence each for predicted CLV, probability active and next order, from the customer's own figures."""
+def clv_model_note(run: AnalysisRun | None) -> str:
+    """Why the run's lifetime-value figures come from the simpler estimate, or "" when they do not."""
+    clv = ((run.summary or {}) if run is not None else {}).get("clv") or {}
+    text = explain.CLV_FALLBACK.get(clv.get("fallback") or "")
+    return str(text) if text else ""
+
+
+def prediction_explanations(score: CustomerScore | None, *, currency: str = "") -> dict[str, Any]:
+    """The profile's predictions in words, each from the figures shown beside it.
+
+    All of them come from one purchase model (analytics/compute/clv.py) and are stored rounded
+    as shown, so each sentence's arithmetic equals the figure it explains: the value is
+    ``expected purchases x expected spend per purchase`` (both as shown), the churn risk is
+    ``100% - chance still active``, and a next order is given only when the customer is more
+    likely than not to order again within the 12 months. ``help`` holds one-sentence
+    definitions; ``model_note`` says when the run fell back to the simpler estimate.
+    """
     if score is None:
         return {}
     f = score.features or {}
     days = int(round(f.get("tenure_days") or 0))
     times = int(score.frequency or 0)
     recency = f.get("recency_days")
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {"help": {key: str(text) for key, text in explain.PREDICTION_HELP.items()}}
+    out["model_note"] = clv_model_note(score.run)
     if score.p_alive is not None:
+        percent = round(score.p_alive * 100)
         bought = ngettext(
             "Bought on %(n)d day in %(days)d days",
             "Bought on %(n)d different days in %(days)d days",
             times,
         ) % {"n": times, "days": days}
         last = _("last %(recency)d days ago") % {"recency": int(round(recency))} if recency is not None else ""
-        out["p_alive"] = _("%(bought)s, %(last)s; customers like this have a %(p)d%% chance of still being active.") % {
-            "bought": bought,
-            "last": last,
-            "p": round(score.p_alive * 100),
-        }
+        out["p_alive"] = _(
+            "%(bought)s, %(last)s: the model gives a %(p)d%% chance that they are still active, "
+            "so a churn risk of %(churn)d%%."
+        ) % {"bought": bought, "last": last, "p": percent, "churn": 100 - percent}
+        out["churn_percent"] = 100 - percent
     else:
         group = explain.rfm_text(score.rfm_group)
         out["p_alive"] = _(
-            "Too few repeat purchases in this shop for the model; judged from the RFM group instead: %(group)s"
+            "The purchase model used for this shop cannot tell who has stopped buying; "
+            "the churn risk is judged from the RFM group instead: %(group)s"
         ) % {"group": group.who if group else score.rfm_group or "—"}
-    if score.clv_12m is not None and score.expected_365 is not None:
+    if score.clv_12m is not None and score.expected_365 is not None and score.expected_spend is not None:
         out["clv"] = _(
-            "Expected to buy on about %(n)s days in the next 12 months, spending %(aov)s per order on average."
+            "%(n)s expected purchases in the next 12 months × %(spend)s expected spend per purchase = %(value)s."
         ) % {
-            "n": number_format(score.expected_365, 1),
-            "aov": explain.format_money(f.get("avg_order_value") or 0, currency),
+            "n": number_format(score.expected_365, 2),
+            "spend": explain.format_money(score.expected_spend, currency),
+            "value": explain.format_money(score.clv_12m, currency),
         }
     else:
         out["clv"] = _("The shop does not have enough repeat purchases yet for a reliable lifetime-value model.")
     if score.next_order_date is not None:
-        gap = f.get("mean_days_between_orders")
-        if gap:
-            out["next_order"] = _(
-                "Usually orders every %(gap)d days; the model expects the next order around then."
-            ) % {"gap": round(gap)}
-        else:
-            out["next_order"] = _("Estimated from the purchase rate of customers like this one.")
-        if score.p_alive is not None and score.p_alive < 0.3:
-            out["next_order"] += " " + _("But they may have stopped buying.")
+        out["next_order"] = _(
+            "With a %(p)d%% chance that they are still active, they are more likely than not to have ordered "
+            "again by this date."
+        ) % {"p": round((score.p_alive if score.p_alive is not None else 1.0) * 100)}
+    elif score.p_alive is not None and score.p_alive <= 0.5:
+        out["next_order"] = _(
+            "No date: with a %(p)d%% chance that they are still active, another order is less likely than not."
+        ) % {"p": round(score.p_alive * 100)}
+    elif score.expected_365 is not None:
+        out["next_order"] = _("No date: they are not likely to order again within the next 12 months.")
     return out
 
 

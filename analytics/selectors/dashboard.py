@@ -9,15 +9,15 @@ from functools import cached_property
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, DecimalField, Exists, Max, OuterRef, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, DecimalField, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from analytics import explain
 from analytics.models import AnalysisRun, Forecast, RunStatus, Segment, SegmentKind
 from analytics.segments import current_run
 from analytics.selectors.caching import page_cache_key, rendered_key
-from customers.models import Customer, Order, OrderStatus
+from customers.models import Customer, Order, OrderLine, OrderStatus
+from customers.money import net_of, paid_in, purchase_q, refunds_on_lines, refunds_on_orders
 from shops.models import Shop
 
 PERIOD_DAYS = 30
@@ -88,7 +88,7 @@ def dashboard_kpis(*, shop: Shop, period: Period) -> list[Kpi]:
     period and the one before. Five aggregate queries over the last 120 days of orders, whatever the shop size."""
     cur = Q(placed_at__gte=period.start, placed_at__lt=period.end)
     prev = Q(placed_at__gte=period.previous_start, placed_at__lt=period.start)
-    paid = Q(status=OrderStatus.PAID)
+    paid = purchase_q()
     active_cur = Q(placed_at__gte=period.end - dt.timedelta(days=ACTIVE_DAYS))
     active_prev = Q(
         placed_at__gte=period.start - dt.timedelta(days=ACTIVE_DAYS),
@@ -99,13 +99,28 @@ def dashboard_kpis(*, shop: Shop, period: Period) -> list[Kpi]:
         .filter(status__in=PURCHASE, placed_at__gte=period.start - dt.timedelta(days=ACTIVE_DAYS))
         .filter(placed_at__lt=period.end)
         .aggregate(
-            revenue=Coalesce(Sum("total", filter=cur & paid), Value(Decimal(0)), output_field=MONEY_SUM),
-            revenue_prev=Coalesce(Sum("total", filter=prev & paid), Value(Decimal(0)), output_field=MONEY_SUM),
+            paid=paid_in(cur),
+            paid_prev=paid_in(prev),
+            back=refunds_on_orders(cur),
+            back_prev=refunds_on_orders(prev),
             orders=Count("id", filter=cur & paid),
             orders_prev=Count("id", filter=prev & paid),
-            active=Count("customer", distinct=True, filter=active_cur),
-            active_prev=Count("customer", distinct=True, filter=active_prev),
+            active=Count("customer", distinct=True, filter=active_cur & paid),
+            active_prev=Count("customer", distinct=True, filter=active_prev & paid),
         )
+    )
+    # ADR 0007: revenue is what customers paid minus what went back, in the period it went back
+    line_back = (
+        OrderLine.objects.for_shop(shop)
+        .filter(order__placed_at__gte=period.previous_start, order__placed_at__lt=period.end)
+        .aggregate(
+            back=refunds_on_lines(Q(order__placed_at__gte=period.start)),
+            back_prev=refunds_on_lines(Q(order__placed_at__lt=period.start)),
+        )
+    )
+    orders["revenue"] = net_of(orders, line_back)
+    orders["revenue_prev"] = net_of(
+        {"paid": orders["paid_prev"], "back": orders["back_prev"]}, {"back": line_back["back_prev"]}
     )
     customers = Customer.objects.for_shop(shop).aggregate(
         total=Count("id"), before=Count("id", filter=Q(created_at__lt=period.start))
@@ -113,11 +128,11 @@ def dashboard_kpis(*, shop: Shop, period: Period) -> list[Kpi]:
 
     def repeat_rate(start: dt.datetime, end: dt.datetime) -> float | None:
         earlier = Order.objects.for_shop(shop).filter(
-            customer=OuterRef("customer"), status__in=PURCHASE, placed_at__lt=start
+            purchase_q(), customer=OuterRef("customer"), placed_at__lt=start
         )
         row = (
             Order.objects.for_shop(shop)
-            .filter(status__in=PURCHASE, placed_at__gte=start, placed_at__lt=end, customer__isnull=False)
+            .filter(purchase_q(), placed_at__gte=start, placed_at__lt=end, customer__isnull=False)
             .aggregate(
                 buyers=Count("customer", distinct=True),
                 returning=Count("customer", distinct=True, filter=Exists(earlier)),
@@ -250,29 +265,51 @@ def forecast_for(
     return forecasts.get("D") or forecasts.get("W")
 
 
+def forecast_points(forecast: Forecast) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The stored points split into the period in progress (flagged ``partial``: the period the
+    data ends inside of, with its actual ``so_far`` and the forecast of the whole period), if
+    any, and the whole periods after it."""
+    partial = next((p for p in forecast.points if p.get("partial")), None)
+    return partial, [p for p in forecast.points if not p.get("partial")]
+
+
 def forecast_chart_data(forecast: Forecast, *, history_points: int = 56) -> dict[str, Any]:
-    """Chart.js-ready series: recent history, forecast mean, 80% and 95% bands, and totals for the summary."""
+    """Chart.js-ready series: recent history (complete periods), the period in progress (its actual
+    so far), forecast mean, 80% and 95% bands, and totals over whole periods for the summary."""
     history = forecast.history[-history_points:]
-    points = forecast.points
+    partial, points = forecast_points(forecast)
+    drawn = ([partial] if partial else []) + points  # the forecast line runs through the period in progress
     mean_total = sum(p.get("mean") or 0 for p in points)
     return {
         "freq": forecast.freq,
         "history": [{"x": d, "y": v} for d, v in history],
-        "mean": [{"x": p["date"], "y": p.get("mean")} for p in points],
-        "lo80": [{"x": p["date"], "y": p.get("lo80")} for p in points],
-        "hi80": [{"x": p["date"], "y": p.get("hi80")} for p in points],
-        "lo95": [{"x": p["date"], "y": p.get("lo95")} for p in points],
-        "hi95": [{"x": p["date"], "y": p.get("hi95")} for p in points],
+        "partial": (
+            {
+                "x": partial["date"],
+                "date": dt.date.fromisoformat(partial["date"]),
+                "y": partial.get("so_far"),
+                "expected": partial.get("mean"),
+                "covered": partial.get("covered"),
+            }
+            if partial
+            else None
+        ),
+        "mean": [{"x": p["date"], "y": p.get("mean")} for p in drawn],
+        "lo80": [{"x": p["date"], "y": p.get("lo80")} for p in drawn],
+        "hi80": [{"x": p["date"], "y": p.get("hi80")} for p in drawn],
+        "lo95": [{"x": p["date"], "y": p.get("lo95")} for p in drawn],
+        "hi95": [{"x": p["date"], "y": p.get("hi95")} for p in drawn],
         "horizon": len(points),
         "mean_total": round(mean_total, 2),
-        "history_total": round(sum(v or 0 for _d, v in history[-len(points) :]), 2) if points else 0,
-        "first": points[0]["date"] if points else None,
-        "last": points[-1]["date"] if points else None,
+        "history_total": round(sum(v or 0 for _d, v in forecast.history[-len(points) :]), 2) if points else 0,
+        "first": dt.date.fromisoformat(points[0]["date"]) if points else None,
+        "last": dt.date.fromisoformat(points[-1]["date"]) if points else None,
     }
 
 
 def forecast_rows(forecast: Forecast) -> list[dict[str, Any]]:
-    """The forecast as table rows (dates parsed) for the text alternative."""
+    """The forecast as table rows (dates parsed) for the text alternative; the period in progress
+    first, with ``partial`` and its actual ``so_far``."""
     return [
         {
             "date": dt.date.fromisoformat(p["date"]),
@@ -281,6 +318,8 @@ def forecast_rows(forecast: Forecast) -> list[dict[str, Any]]:
             "hi80": p.get("hi80"),
             "lo95": p.get("lo95"),
             "hi95": p.get("hi95"),
+            "partial": bool(p.get("partial")),
+            "so_far": p.get("so_far"),
         }
         for p in forecast.points
     ]
@@ -406,16 +445,19 @@ def segment_forecasts(*, shop: Shop, run: AnalysisRun) -> list[dict[str, Any]]:
         .order_by("segment__key", "freq")
     )
     for f in forecasts:
-        expected = sum(p.get("mean") or 0 for p in f.points)
-        recent = sum(v or 0 for _d, v in f.history[-len(f.points) :]) if f.points else 0
+        # whole periods on both sides: the next n after the one in progress against the last n complete
+        partial, points = forecast_points(f)
+        expected = sum(p.get("mean") or 0 for p in points)
+        recent = sum(v or 0 for _d, v in f.history[-len(points) :]) if points else 0
         rows.append(
             {
                 "forecast": f,
                 "segment": f.segment,
                 "expected": expected,
                 "recent": recent,
-                "change": (expected - recent) / recent if recent else None,
-                "horizon": len(f.points),
+                "change": (expected - recent) / recent if recent > 0 else None,
+                "horizon": len(points),
+                "in_progress": dt.date.fromisoformat(partial["date"]) if partial else None,
             }
         )
     return rows

@@ -19,7 +19,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Mod
 from django.utils.formats import date_format
 
-from analytics import explain
+from analytics import explain, explain_clusters
 from analytics.models import (
     AnalysisRun,
     AssociationRule,
@@ -105,7 +105,7 @@ def segment_headline(segment: Segment) -> str:
         text = explain.rfm_text(segment.name)
         return str(text.who) if text else ""
     if segment.kind == SegmentKind.OUTLIERS:
-        return str(explain.OUTLIERS_TEXT.who)
+        return str(explain.outliers_text(segment).who)
     return explain.definition_text(segment.definition)
 
 
@@ -113,14 +113,15 @@ def segment_description(segment: Segment) -> dict[str, Any]:
     """Who is in the segment and why, and what to do: headline, sentence, facts, recommended action."""
     out: dict[str, Any] = {"headline": segment_headline(segment), "sentence": "", "facts": [], "action": ""}
     if segment.kind == SegmentKind.CLUSTER:
-        out["facts"] = [explain.fact_text(f) for f in segment.facts]
+        out["facts"] = explain_clusters.fact_texts(segment.facts)  # the name entry is not a fact
         out["sentence"] = explain.facts_sentence(segment.facts)
     elif segment.kind == SegmentKind.RFM:
         text = explain.rfm_text(segment.name)
         if text is not None:
             out["sentence"], out["action"] = str(text.who), str(text.action)
     elif segment.kind == SegmentKind.OUTLIERS:
-        out["sentence"], out["action"] = str(explain.OUTLIERS_TEXT.who), str(explain.OUTLIERS_TEXT.action)
+        text = explain.outliers_text(segment)
+        out["sentence"], out["action"] = str(text.who), str(text.action)
     else:
         out["sentence"] = explain.definition_text(segment.definition)
     return out

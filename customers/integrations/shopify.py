@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -102,6 +103,18 @@ def _order_status(payload: Mapping[str, Any]) -> str:
     return OrderStatus.PAID
 
 
+def _refund_lines(quantity: int, subtotal: Decimal, product_ref: str) -> list[LineInput]:
+    """Negative lines worth exactly ``subtotal``: one price for all units, or one more line for the odd cent."""
+    unit = (subtotal / quantity).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    rest = subtotal - unit * quantity
+    if rest == 0:
+        return [LineInput(quantity=-quantity, unit_price=unit, product_external_id=product_ref)]
+    lines = [LineInput(quantity=-1, unit_price=unit + rest, product_external_id=product_ref)]
+    if quantity > 1:
+        lines.append(LineInput(quantity=-(quantity - 1), unit_price=unit, product_external_id=product_ref))
+    return lines
+
+
 def records_from_orders(payloads: list[Mapping[str, Any]]) -> PlatformRecords:
     """Orders with their customers and products; refunded line items become negative lines."""
     records = PlatformRecords()
@@ -129,16 +142,22 @@ def records_from_orders(payloads: list[Mapping[str, Any]]) -> PlatformRecords:
             quantity = int(item.get("quantity") or 0)
             if quantity:
                 lines.append(LineInput(quantity=quantity, unit_price=price, product_external_id=product_ref))
-        for refund in payload.get("refunds") or []:
+        status = _order_status(payload)
+        # ADR 0007: a refunded order is "returned" with its goods as sold; the refunds of a paid
+        # order are negative lines, priced at what was paid back (subtotal, after discounts)
+        for refund in payload.get("refunds") or [] if status != OrderStatus.RETURNED else []:
             for refunded in refund.get("refund_line_items") or []:
                 product_ref, price = by_line_id.get(refunded.get("line_item_id"), ("", None))
                 quantity = int(refunded.get("quantity") or 0)
-                if quantity and price is not None:
+                subtotal = parse_money(refunded.get("subtotal"))
+                if quantity > 0 and subtotal is not None:
+                    lines += _refund_lines(quantity, subtotal, product_ref)
+                elif quantity > 0 and price is not None:
                     lines.append(LineInput(quantity=-quantity, unit_price=price, product_external_id=product_ref))
         updated_at = parse_datetime(payload.get("updated_at"))
         fields: dict[str, Any] = {
             "placed_at": parse_datetime(payload.get("processed_at")) or parse_datetime(payload.get("created_at")),
-            "status": _order_status(payload),
+            "status": status,
             "customer_external_id": customer_ref,
         }
         if payload.get("currency"):

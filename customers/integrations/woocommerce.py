@@ -92,8 +92,8 @@ def customer_input(payload: Mapping[str, Any]) -> CustomerInput:
 def records_from_orders(payloads: list[Mapping[str, Any]]) -> PlatformRecords:
     """Orders with products; a registered customer's billing details create the customer if missing.
 
-    customer_id 0 is a guest: the order gets no customer. A refunded order gets its
-    lines mirrored as returns, so its net revenue is zero.
+    customer_id 0 is a guest: the order gets no customer. A refunded order is stored as
+    ``returned`` with its lines as sold: its net revenue is zero (ADR 0007).
     """
     records = PlatformRecords()
     products: dict[str, ProductInput] = {}
@@ -121,10 +121,6 @@ def records_from_orders(payloads: list[Mapping[str, Any]]) -> PlatformRecords:
             if quantity:
                 lines.append(LineInput(quantity=quantity, unit_price=price, product_external_id=product_ref))
         status = _STATUS.get(payload.get("status") or "", OrderStatus.PENDING)
-        if status == OrderStatus.RETURNED:
-            lines += [
-                LineInput(-li.quantity, li.unit_price, product_external_id=li.product_external_id) for li in lines
-            ]
         updated_at = _gmt(payload.get("date_modified_gmt"))
         fields: dict[str, Any] = {
             "placed_at": _gmt(payload.get("date_created_gmt")) or updated_at,

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from customers.integrations.common import sign
+from customers.money import net_revenue
 from customers.models import Customer, Order, OrderLine, PlatformConnection, WebhookEvent
 from tests.customers.platform_fakes import woo_customer, woo_order
 
@@ -99,7 +100,9 @@ def test_refunded_order_nets_to_zero(deliver, shop):
     deliver("order.updated", woo_order(5, modified=T0, status="refunded", quantity=2))
     order = Order.unscoped.get(shop=shop, external_id="5")
     assert order.status == "returned"
-    assert sorted(OrderLine.unscoped.filter(order=order).values_list("quantity", flat=True)) == [-2, 2]
+    # ADR 0007: a returned sale lists its goods as sold; its status says they all came back
+    assert list(OrderLine.unscoped.filter(order=order).values_list("quantity", flat=True)) == [2]
+    assert net_revenue(Order.unscoped.filter(pk=order.pk)) == 0
 
 
 def test_redelivery_with_same_delivery_id_is_stored_once(deliver, shop):

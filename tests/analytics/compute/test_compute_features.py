@@ -81,15 +81,17 @@ def test_known_values(frames: dict[str, pd.DataFrame]) -> None:
     assert list(f.index) == ["c1", "c2", "c4"]  # c3 created after as_of, guest dropped
 
     c1 = f.loc["c1"]
-    assert c1["frequency"] == 3  # Jan 1 (two orders), Jan 11, Feb 10; cancelled excluded
-    assert c1["orders"] == 4
+    # Jan 1 (two orders), Jan 11; cancelled excluded, and the fully returned sale of Feb 10 is no
+    # purchase (ADR 0007)
+    assert c1["frequency"] == 2
+    assert c1["orders"] == 3
     assert c1["gross_sales"] == pytest.approx(220.0)
     assert c1["returns_value"] == pytest.approx(50.0)  # returned order 40 + partial return 10
     assert c1["monetary"] == pytest.approx(170.0)
     assert c1["return_rate"] == pytest.approx(50 / 220)
-    assert c1["avg_order_value"] == pytest.approx(55.0)
-    assert c1["recency_days"] == pytest.approx(19.5)
-    assert c1["mean_days_between_orders"] == pytest.approx((40 + 2 / 24) / 2)
+    assert c1["avg_order_value"] == pytest.approx(60.0)  # the three purchases as placed: 180 / 3
+    assert c1["recency_days"] == pytest.approx(50 - 10 / 24)  # last purchase Jan 11 10:00
+    assert c1["mean_days_between_orders"] == pytest.approx(10.0)  # Jan 1 10:00 .. Jan 11 10:00
     assert c1["tenure_days"] == pytest.approx(425.0)
     assert c1["top_category"] == "Coffee"
     assert c1["top_category_share"] == pytest.approx(130 / 180)
@@ -116,12 +118,43 @@ def test_known_values(frames: dict[str, pd.DataFrame]) -> None:
     assert c4["tenure_days"] == pytest.approx(274.0)
 
 
+def test_credit_note_is_subtracted_from_spend_and_is_no_purchase() -> None:
+    """Online Retail's customer 16446: bought 168,472.50, then a C invoice gave back 168,469.60."""
+    orders = pd.DataFrame(
+        [
+            ("581483", 16446, ts("2011-12-09 09:15"), 168469.60, "paid"),
+            ("553573", 16446, ts("2011-05-18 09:52"), 2.90, "paid"),
+            ("C581484", 16446, ts("2011-12-09 09:27"), -168469.60, "returned"),
+        ],
+        columns=["order_id", "customer_id", "placed_at", "total", "status"],
+    )
+    f = customer_features(orders, as_of=pd.Timestamp("2011-12-10")).loc[16446]
+    assert f["gross_sales"] == pytest.approx(168472.50)
+    assert f["returns_value"] == pytest.approx(168469.60)
+    assert round(f["monetary"], 2) == 2.90
+    assert f["return_rate"] == pytest.approx(168469.60 / 168472.50)
+    assert f["frequency"] == 2 and f["orders"] == 2
+
+
+def test_partial_refund_never_exceeds_the_sale() -> None:
+    orders = pd.DataFrame(
+        [("o1", "c1", ts("2024-01-01"), 8.0, "paid")], columns=["order_id", "customer_id", "placed_at", "total", "status"]
+    )
+    lines = pd.DataFrame(
+        [("o1", "c1", "A", "Tea", "X", 1, 10.0), ("o1", "c1", "A", "Tea", "X", -1, 10.0)],
+        columns=["order_id", "customer_id", "product_id", "category", "brand", "quantity", "unit_price"],
+    )
+    f = customer_features(orders, lines, as_of=pd.Timestamp("2024-02-01")).loc["c1"]
+    assert f["returns_value"] == pytest.approx(8.0) and f["monetary"] == 0
+    assert f["frequency"] == 1  # still a paid sale: a whole return is status "returned" (ADR 0007)
+
+
 def test_tz_aware_uses_utc_for_time_and_wall_clock_for_habits(frames: dict[str, pd.DataFrame]) -> None:
     orders = frames["orders"].copy()
     orders["placed_at"] = orders["placed_at"].dt.tz_localize("Europe/Berlin")
     f = customer_features(orders, as_of=pd.Timestamp("2024-03-01", tz="UTC"))
     assert f.loc["c1", "preferred_hour"] == 10  # Berlin wall clock
-    assert f.loc["c1", "recency_days"] == pytest.approx(19.5 + 1 / 24)  # 12:00 CET = 11:00 UTC
+    assert f.loc["c1", "recency_days"] == pytest.approx(50 - 9 / 24)  # Jan 11 10:00 CET = 09:00 UTC
     assert math.isnan(f.loc["c1", "top_category_share"])  # no lines given
 
 

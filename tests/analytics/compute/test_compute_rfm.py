@@ -79,13 +79,14 @@ def test_scores_from_orders() -> None:
     )
     scores = rfm_scores(orders, as_of="2024-03-01")
     assert scores.loc["a", "frequency"] == 2
-    assert scores.loc["c", "frequency"] == 2  # cancelled excluded, returned counted as a visit
-    assert scores.loc["c", "monetary"] == pytest.approx(100.0)  # returned order nets to zero
+    # cancelled excluded; a sale returned in full is no purchase and nets to zero (ADR 0007)
+    assert scores.loc["c", "frequency"] == 1
+    assert scores.loc["c", "monetary"] == pytest.approx(100.0)
     # 3 customers: scores are 1 + floor(5 * customers_worse / 3)
     assert scores[["r", "f", "m"]].to_dict("index") == {
-        "a": {"r": 2, "f": 2, "m": 2},
+        "a": {"r": 2, "f": 4, "m": 2},
         "b": {"r": 4, "f": 1, "m": 1},
-        "c": {"r": 1, "f": 2, "m": 4},
+        "c": {"r": 1, "f": 1, "m": 4},
     }
     with pytest.raises(ValueError, match="as_of"):
         rfm_scores(orders)

@@ -130,7 +130,8 @@ def test_filters_by_segment_rfm_group_and_churn_risk(pages):
 def test_filters_by_last_order_date(pages):
     cutoff = dt.date(2026, 2, 1)
     since = dt.datetime(2026, 2, 1, tzinfo=pages.shop.tzinfo)
-    purchases = Order.objects.for_shop(pages.shop).filter(status__in=["paid", "returned"], customer__isnull=False)
+    # purchases as ADR 0007 defines them: paid sales (no credit notes, no fully returned sales)
+    purchases = Order.objects.for_shop(pages.shop).filter(status="paid", total__gt=0, customer__isnull=False)
     recent = set(purchases.filter(placed_at__gte=since).values_list("customer_id", flat=True))
     ever = set(purchases.values_list("customer_id", flat=True))
 
