@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, QuerySet
 
-from customers.models import Customer, Order, OrderLine, OrderStatus, Product
+from customers.models import Customer, Order, Product
+from customers.money import net_revenue
 from shops.models import Shop
 
 
@@ -39,19 +39,9 @@ class ShopTotals:
 
 
 def shop_totals(*, shop: Shop) -> ShopTotals:
-    """Counts for the dashboard; net revenue is paid and returned orders' lines (returns are negative)."""
+    """Counts for the dashboard; net revenue is what customers paid minus what went back (ADR 0007)."""
     orders = Order.objects.for_shop(shop).aggregate(n=Count("id"), guests=Count("id", filter=Q(customer__isnull=True)))
-    revenue = (
-        OrderLine.objects.for_shop(shop)
-        .exclude(order__status__in=[OrderStatus.CANCELLED, OrderStatus.PENDING])
-        .aggregate(
-            total=Coalesce(
-                Sum(F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=18, decimal_places=2)),
-                Value(Decimal("0")),
-                output_field=DecimalField(max_digits=18, decimal_places=2),
-            )
-        )["total"]
-    )
+    revenue = net_revenue(Order.objects.for_shop(shop))
     return ShopTotals(
         customers=Customer.objects.for_shop(shop).count(),
         products=Product.objects.for_shop(shop).count(),

@@ -385,6 +385,8 @@ class _Cleaner:
         else:
             product = sku.coalesce(product_name.map(_name_keys))
 
+        self._check_money_signs(order, quantity, price.cents, order_total)
+
         good = np.flatnonzero(~self.errors.rejected)
         if not len(good):
             return
@@ -440,6 +442,12 @@ class _Cleaner:
         if self.preset.cancellation_prefix:
             credit_note = pd.Series(external_ids, dtype=object).str.startswith(self.preset.cancellation_prefix)
             order_status = np.where(credit_note.to_numpy(), str(OrderStatus.RETURNED), order_status)
+        # ADR 0007: a sale's total is what it sold (its negative lines are partial refunds); an
+        # order of returns only is a credit note, with a negative total and status "returned"
+        sold_cents = frame.assign(amount=np.maximum(frame["amount"], 0)).groupby("order", sort=True)["amount"].sum()
+        sold_cents = sold_cents.to_numpy()
+        back_cents = lines_cents - sold_cents  # <= 0: the negative lines
+        lines_cents = np.where(sold_cents > 0, sold_cents, lines_cents)
         order_status = np.where(
             (order_status == str(OrderStatus.PAID)) & all_negative, str(OrderStatus.RETURNED), order_status
         )
@@ -454,6 +462,11 @@ class _Cleaner:
             total_col = Col.of(np.where(order_total.empty | order_total.bad, "", order_total.cents.astype(str)))
             stated = first_of(total_col)
             total_cents = np.where(stated != "", pd.to_numeric(np.where(stated == "", "0", stated)), lines_cents)
+        order_status = np.where(
+            (order_status == str(OrderStatus.PAID)) & (np.asarray(total_cents) < 0),
+            str(OrderStatus.RETURNED),
+            order_status,
+        )
 
         self.result.orders = pd.DataFrame(
             {
@@ -464,6 +477,7 @@ class _Cleaner:
                 "status": order_status,
                 "total_cents": np.asarray(total_cents, dtype=np.int64),
                 "lines_cents": lines_cents,
+                "returned_lines_cents": -back_cents,
             }
         )
         self.result.customers = customers
@@ -472,6 +486,49 @@ class _Cleaner:
             {"order_pos": order_pos, "product_pos": product_pos, "quantity": quantity, "cents": cents}
         )
         self._order_warnings(int((placed_min != placed_max).sum()), several_customers)
+
+    def _check_money_signs(
+        self, order: Col, quantity: np.ndarray, cents: np.ndarray, order_total: readers.MoneyColumn | None
+    ) -> None:
+        """Reject the rows of orders that cannot be read one way under ADR 0007.
+
+        A credit note (id with the preset's cancellation prefix) must only take goods back; the
+        returned lines of a sale must not be worth more than the sale (record such returns as
+        a credit note of their own).
+        """
+        ok = np.flatnonzero(~self.errors.rejected)
+        if not len(ok):
+            return
+        amount = quantity[ok].astype(np.int64) * cents[ok].astype(np.int64)
+        codes = order.codes[ok]
+        frame = pd.DataFrame({"order": codes, "sold": np.maximum(amount, 0), "back": np.maximum(-amount, 0)})
+        per_order = frame.groupby("order")[["sold", "back"]].sum()
+        if order_total is not None:
+            stated = pd.Series(np.where(order_total.empty | order_total.bad, -1, order_total.cents)[ok]).groupby(codes)
+            cap = stated.max().reindex(per_order.index)
+            per_order["sold"] = np.where(cap >= 0, cap, per_order["sold"])
+        too_much = per_order.index[(per_order["sold"] > 0) & (per_order["back"] > per_order["sold"])]
+        mask = np.zeros(len(self.errors.rejected), dtype=bool)
+        mask[ok[np.isin(codes, too_much)]] = True
+        self.reject(
+            mask,
+            "order_id",
+            _(
+                "This order returns goods worth more than it sold; record the return as a credit note "
+                "(an order of its own with negative quantities)."
+            ),
+        )
+        prefix = self.preset.cancellation_prefix
+        if prefix:
+            credit = pd.Series(order.uniques, dtype=object).str.startswith(prefix).to_numpy()[codes]
+            mask = np.zeros(len(self.errors.rejected), dtype=bool)
+            mask[ok[credit & (quantity[ok] > 0) & (cents[ok] > 0)]] = True
+            self.reject(
+                mask,
+                "quantity",
+                _("A credit note (order id starting with %(prefix)s) takes goods back: the quantity must be negative.")
+                % {"prefix": prefix},
+            )
 
     def _customers(
         self,
