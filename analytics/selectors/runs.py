@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from analytics.models import AnalysisRun
 from shops.models import Shop
@@ -82,3 +83,44 @@ def run_timings(run: AnalysisRun) -> list[dict[str, Any]]:
     total = sum(v for v in timings.values() if isinstance(v, (int, float))) or 1.0
     names = [n for n in STEP_ORDER if n in timings] + sorted(n for n in timings if n not in STEP_ORDER)
     return [{"step": n, "seconds": timings[n], "share": round(100 * timings[n] / total, 1)} for n in names]
+
+
+CLV_MODEL_NAMES = {"mbgnbd": "MBG/NBD", "bgnbd": "BG/NBD", "nbd": "NBD"}
+
+
+def clv_check(run: AnalysisRun) -> dict[str, Any] | None:
+    """The lifetime-value holdout check of a run, for the analysis page: the purchase model's
+    per-customer error on the holdout purchases beside the two baselines (each customer's own
+    past rate; predicting nothing) and the fallback, and whether the model earns its place.
+    None when the run has no check (no CLV step, or too little history)."""
+    clv = (run.summary or {}).get("clv") or {}
+    holdout = clv.get("holdout") or {}
+    errors = holdout.get("errors") or {}
+    if not errors:
+        return None
+    fit = holdout.get("fit") or {}
+    model_name = CLV_MODEL_NAMES.get(fit.get("model", ""), fit.get("model", ""))
+    labels = {
+        "model": _("%(model)s model") % {"model": model_name},
+        "fallback": _("simpler estimate (NBD)"),
+        "own_rate": _("each customer's own past rate"),
+        "nothing": _("predicting no purchase"),
+    }
+    rows = [
+        {"key": key, "label": labels[key], **errors[key]}
+        for key in ("model", "fallback", "own_rate", "nothing")
+        if key in errors
+    ]
+    verdict = holdout.get("verdict", "")
+    return {
+        "calibration_end": holdout.get("calibration_end"),
+        "observation_end": holdout.get("observation_end"),
+        "days": holdout.get("days"),
+        "customers": holdout.get("customers"),
+        "actual": holdout.get("actual_purchases"),
+        "rows": rows,
+        "earns_its_place": verdict == "model_earns_its_place",
+        "verdict": verdict,
+        "used": CLV_MODEL_NAMES.get(clv.get("model", ""), clv.get("model", "")),
+        "fallback": clv.get("fallback", ""),
+    }

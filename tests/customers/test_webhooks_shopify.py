@@ -11,6 +11,7 @@ import pytest
 from customers.integrations.common import sign
 from customers.integrations.services import webhook_event_process
 from customers.models import Customer, Order, OrderLine, PlatformConnection, Product, SurveyResponse, WebhookEvent
+from customers.money import net_revenue
 from customers.signals import data_changed
 from tests.customers.platform_fakes import shopify_customer, shopify_order
 from tests.factories import CustomerFactory, OrderFactory
@@ -144,6 +145,28 @@ def test_refunded_line_items_become_returned_lines(deliver, shop):
     deliver("orders/updated", payload)
     quantities = OrderLine.unscoped.filter(order=_order(shop)).order_by("pk").values_list("quantity", flat=True)
     assert list(quantities) == [3, 1, -1]
+
+
+def test_a_partial_refund_is_subtracted_at_what_was_paid_back_to_the_cent(deliver, shop):
+    # Shopify's refund_line_items carry `subtotal`, the amount refunded after discounts (ADR 0007)
+    payload = shopify_order(1001, updated_at=T0, quantity=3, financial_status="partially_refunded")
+    payload["refunds"] = [{"id": 1, "refund_line_items": [{"line_item_id": 10011, "quantity": 3, "subtotal": "10.00"}]}]
+    deliver("orders/updated", payload)
+    order = _order(shop)
+    assert (order.status, order.total) == ("paid", Decimal("45.50"))
+    lines = sorted(OrderLine.unscoped.filter(order=order).values_list("quantity", "unit_price"))
+    assert lines == [(-2, Decimal("3.33")), (-1, Decimal("3.34")), (1, Decimal("8.00")), (3, Decimal("12.50"))]
+    assert net_revenue(Order.unscoped.filter(pk=order.pk)) == Decimal("35.50")
+
+
+def test_a_refunded_order_is_returned_with_its_goods_as_sold_and_nets_to_zero(deliver, shop):
+    payload = shopify_order(1001, updated_at=T0, quantity=2, financial_status="refunded")
+    payload["refunds"] = [{"id": 1, "refund_line_items": [{"line_item_id": 10011, "quantity": 2, "subtotal": "25.00"}]}]
+    deliver("orders/updated", payload)
+    order = _order(shop)
+    assert order.status == "returned"
+    assert sorted(OrderLine.unscoped.filter(order=order).values_list("quantity", flat=True)) == [1, 2]
+    assert net_revenue(Order.unscoped.filter(pk=order.pk)) == 0
 
 
 def test_guest_order_has_no_customer(deliver, shop):

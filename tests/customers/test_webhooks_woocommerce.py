@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from customers.integrations.common import sign
-from customers.money import net_revenue
 from customers.models import Customer, Order, OrderLine, PlatformConnection, WebhookEvent
+from customers.money import net_revenue
 from tests.customers.platform_fakes import woo_customer, woo_order
 
 SECRET = "woo-webhook-secret-abcdef"
