@@ -127,9 +127,7 @@ def dashboard_kpis(*, shop: Shop, period: Period) -> list[Kpi]:
     )
 
     def repeat_rate(start: dt.datetime, end: dt.datetime) -> float | None:
-        earlier = Order.objects.for_shop(shop).filter(
-            purchase_q(), customer=OuterRef("customer"), placed_at__lt=start
-        )
+        earlier = Order.objects.for_shop(shop).filter(purchase_q(), customer=OuterRef("customer"), placed_at__lt=start)
         row = (
             Order.objects.for_shop(shop)
             .filter(purchase_q(), placed_at__gte=start, placed_at__lt=end, customer__isnull=False)
