@@ -145,9 +145,9 @@ def refunds_on_lines(within: Q | None = None) -> Sum:
 
 def net_of(orders_aggregate: dict, lines_aggregate: dict) -> Decimal:
     """Net money from the aggregates named ``paid``, ``back`` (orders) and ``back`` (lines)."""
-    paid = orders_aggregate.get("paid") or ZERO
-    back = (orders_aggregate.get("back") or ZERO) + (lines_aggregate.get("back") or ZERO)
-    return paid - back
+    paid = Decimal(orders_aggregate.get("paid") or ZERO)
+    back = Decimal(orders_aggregate.get("back") or ZERO) + Decimal(lines_aggregate.get("back") or ZERO)
+    return (paid - back).quantize(ZERO)  # SQLite sums decimals as floats: back to cents
 
 
 __all__ = [

@@ -16,8 +16,8 @@ from analytics import explain
 from analytics.models import AnalysisRun, Forecast, RunStatus, Segment, SegmentKind
 from analytics.segments import current_run
 from analytics.selectors.caching import page_cache_key, rendered_key
-from customers.models import Customer, Order, OrderLine, OrderStatus
-from customers.money import net_of, paid_in, purchase_q, refunds_on_lines, refunds_on_orders
+from customers.models import Customer, Order, OrderLine
+from customers.money import COUNTED, net_of, paid_in, purchase_q, refunds_on_lines, refunds_on_orders
 from shops.models import Shop
 
 PERIOD_DAYS = 30
@@ -25,7 +25,6 @@ PERIOD_DAYS = 30
 KPI_CACHE_SECONDS = 5 * 60
 RENDERED_SECONDS = 60 * 60 * 24  # a run's rendered parts (the key names the run)
 ACTIVE_DAYS = 90
-PURCHASE = [OrderStatus.PAID, OrderStatus.RETURNED]
 MONEY_SUM = DecimalField(max_digits=18, decimal_places=2)
 
 
@@ -76,7 +75,7 @@ def dashboard_period(*, shop: Shop, now: dt.datetime | None = None) -> Period:
     tz = shop.tzinfo
     today = timezone.localtime(now or timezone.now(), tz).date()
     end = _midnight_after(today, tz)
-    last = Order.objects.for_shop(shop).filter(status__in=PURCHASE).aggregate(last=Max("placed_at"))["last"]
+    last = Order.objects.for_shop(shop).filter(status__in=COUNTED).aggregate(last=Max("placed_at"))["last"]
     if last is not None and last < end - dt.timedelta(days=PERIOD_DAYS):
         end = _midnight_after(timezone.localtime(last, tz).date(), tz)
     start = end - dt.timedelta(days=PERIOD_DAYS)
@@ -96,7 +95,7 @@ def dashboard_kpis(*, shop: Shop, period: Period) -> list[Kpi]:
     )
     orders = (
         Order.objects.for_shop(shop)
-        .filter(status__in=PURCHASE, placed_at__gte=period.start - dt.timedelta(days=ACTIVE_DAYS))
+        .filter(status__in=COUNTED, placed_at__gte=period.start - dt.timedelta(days=ACTIVE_DAYS))
         .filter(placed_at__lt=period.end)
         .aggregate(
             paid=paid_in(cur),
