@@ -359,8 +359,12 @@ class CustomerProfileView(ShopGenericAPIView):
 def _profile(shop: Shop, run: AnalysisRun, score: CustomerScore) -> dict:
     cluster_segment = None
     if score.cluster is not None:
-        key = "outliers" if score.cluster < 0 else f"cluster:{score.cluster}"
-        cluster_segment = Segment.objects.for_shop(shop).filter(run=run, key=key).first()
+        segments = Segment.objects.for_shop(shop).filter(run=run)
+        if score.cluster < 0:  # an outlier, or in no HDBSCAN cluster ("noise"): the membership says which
+            segments = segments.filter(key__in=["outliers", "noise"], memberships__customer_id=score.customer_id)
+        else:
+            segments = segments.filter(key=f"cluster:{score.cluster}")
+        cluster_segment = segments.first()
     return {
         "customer": score.customer_id,
         "run": run.pk,
@@ -389,6 +393,8 @@ def _profile(shop: Shop, run: AnalysisRun, score: CustomerScore) -> dict:
             "expected_90": score.expected_90,
             "expected_365": score.expected_365,
             "clv_12m": score.clv_12m,
+            "expected_spend": score.expected_spend,
+            "model": ((run.summary or {}).get("clv") or {}).get("model") or None,
             "next_order_date": score.next_order_date,
             "churn_risk": score.churn_risk,
             "churn_explanation": services.churn_risk_explanation(score),

@@ -95,6 +95,16 @@ OUTLIERS_TEXT = GroupText(
     ),
     gettext_lazy("Look at them one by one: some deserve a personal relationship, some are data errors."),
 )
+# HDBSCAN's noise (segment key "noise"): customers in no dense group, stored with the outliers' kind.
+NOISE_TEXT = GroupText(
+    gettext_lazy("Customers the density-based clustering placed in no group: they sit between the clusters."),
+    gettext_lazy("Reach them through the RFM groups, or run the analysis with k-means to place everyone."),
+)
+
+
+def outliers_text(segment: Any) -> GroupText:
+    return NOISE_TEXT if segment.key == "noise" else OUTLIERS_TEXT
+
 
 CHURN_RISK = {
     "low": gettext_lazy("low"),
@@ -103,11 +113,49 @@ CHURN_RISK = {
     "": gettext_lazy("unknown"),
 }
 
+# One sentence per prediction of the profile (analytics/compute/clv.py derives them all from one
+# purchase model, so they cannot contradict each other). Shown as help beside each figure.
+PREDICTION_HELP: dict[str, Promise] = {
+    "p_alive": gettext_lazy(
+        "Chance still active: the model's probability that this customer has not stopped buying from you, "
+        "given how often and how recently they bought."
+    ),
+    "churn": gettext_lazy(
+        "Churn risk: the chance that they have stopped, 100% minus the chance still active "
+        "(high above 70%, medium above 40%, low otherwise)."
+    ),
+    "expected_purchases": gettext_lazy(
+        "Expected purchases: how many days with a purchase the model expects from them in the next 12 months, "
+        "allowing for the chance that they have stopped."
+    ),
+    "next_order": gettext_lazy(
+        "Expected next order: the date by which they have more likely than not ordered again; "
+        "none when that does not happen within the next 12 months."
+    ),
+    "clv": gettext_lazy(
+        "Predicted value: expected purchases in the next 12 months times the expected spend per purchase."
+    ),
+}
+
+# Why the lifetime-value predictions of a run come from the simpler estimate (CLVResult.fallback).
+CLV_FALLBACK: dict[str, Promise] = {
+    "degenerate_fit": gettext_lazy(
+        "The purchase model did not fit this shop's data (its estimate ran to the edge of what it allows), "
+        "so these predictions come from a simpler estimate: each customer's own purchase rate, shrunk towards "
+        "the shop's. It cannot tell who has stopped buying, so there is no chance still active or next order."
+    ),
+    "holdout_no_better": gettext_lazy(
+        "The purchase model predicted the last weeks no better than a naive rate, so these predictions come "
+        "from a simpler estimate: each customer's own purchase rate, shrunk towards the shop's. It cannot tell "
+        "who has stopped buying, so there is no chance still active or next order."
+    ),
+}
+
 # Profile features shown on the customer page and compared on the segment page.
 FEATURE_LABELS: dict[str, Promise] = {
     "recency_days": gettext_lazy("Days since last order"),
     "frequency": gettext_lazy("Purchase days"),
-    "orders": gettext_lazy("Orders"),
+    "orders": gettext_lazy("Purchase orders"),
     "monetary": gettext_lazy("Net spend"),
     "gross_sales": gettext_lazy("Gross sales"),
     "returns_value": gettext_lazy("Value returned"),
@@ -184,31 +232,6 @@ WEEKDAYS = (
     gettext_lazy("Sunday"),
 )
 
-# Short words for a cluster's headline, by (feature, direction) of its strongest facts.
-_FACT_TAGS: dict[tuple[str, str], Promise] = {
-    ("frequency", "high"): gettext_lazy("frequent buyers"),
-    ("frequency", "low"): gettext_lazy("occasional buyers"),
-    ("orders", "high"): gettext_lazy("many orders"),
-    ("orders", "low"): gettext_lazy("few orders"),
-    ("monetary", "high"): gettext_lazy("big spenders"),
-    ("monetary", "low"): gettext_lazy("small spenders"),
-    ("avg_order_value", "high"): gettext_lazy("large baskets"),
-    ("avg_order_value", "low"): gettext_lazy("small baskets"),
-    ("recency_days", "high"): gettext_lazy("not seen for a while"),
-    ("recency_days", "low"): gettext_lazy("bought recently"),
-    ("mean_days_between_orders", "high"): gettext_lazy("long gaps between orders"),
-    ("mean_days_between_orders", "low"): gettext_lazy("short gaps between orders"),
-    ("return_rate", "high"): gettext_lazy("return a lot"),
-    ("tenure_days", "high"): gettext_lazy("long-standing"),
-    ("tenure_days", "low"): gettext_lazy("newcomers"),
-    ("browsing_seconds", "high"): gettext_lazy("keen browsers"),
-    ("searches", "high"): gettext_lazy("searchers"),
-    ("searches", "low"): gettext_lazy("rarely search"),
-    ("review_sentiment", "high"): gettext_lazy("happy reviewers"),
-    ("review_sentiment", "low"): gettext_lazy("unhappy reviewers"),
-}
-
-
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "CNY": "¥", "JPY": "¥", "AUD": "A$", "CAD": "C$"}
 
 
@@ -232,63 +255,23 @@ def feature_label(feature: str) -> str:
 
 
 def fact_text(fact: dict[str, Any]) -> str:
-    """One stored cluster fact ({feature, kind, value, direction}) as a sentence in the active language."""
-    feature, kind, value = fact.get("feature", ""), fact.get("kind", ""), fact.get("value")
-    if kind == "category":
-        return _("mostly %(category)s") % {"category": value}
-    if value is None:
-        return str(fact.get("text", ""))
-    v = float(value)
-    if kind == "ratio":
-        phrases = {
-            "monetary": _("spend %(v)s× the average"),
-            "frequency": _("buy %(v)s× as often as the average"),
-            "orders": _("place %(v)s× as many orders as the average"),
-            "avg_order_value": _("orders %(v)s× the average size"),
-            "tenure_days": _("customers %(v)s× as long as the average"),
-            "browsing_seconds": _("browse %(v)s× as long as the average"),
-            "searches": _("search %(v)s× as often as the average"),
-        }
-        if feature in phrases:
-            return phrases[feature] % {"v": _num(v)}
-        return _("%(feature)s %(v)s× the average") % {"feature": feature_label(feature), "v": _num(v)}
-    if feature == "mean_days_between_orders":
-        return _("buy every %(v)s days") % {"v": _num(v)}
-    if feature == "recency_days":
-        return _("last bought %(v)s days ago") % {"v": _num(v)}
-    if feature == "return_rate":
-        return _("return %(v)s%% of what they buy") % {"v": _num(v * 100, 0)}
-    if feature == "review_sentiment":
-        if v > 0.2:
-            return _("review positively")
-        return _("review negatively") if v < -0.2 else _("review neutrally")
-    if feature == "age":
-        return _("aged about %(v)s") % {"v": _num(v, 0)}
-    if feature.endswith("_share"):
-        return _("%(feature)s: %(v)s%%") % {"feature": feature_label(feature), "v": _num(v * 100, 0)}
-    return f"{feature_label(feature)}: {_num(v)}"
+    """One stored cluster fact as a sentence in the active language (see analytics/explain_clusters.py)."""
+    from analytics import explain_clusters
+
+    return explain_clusters.fact_text(fact)
 
 
 def facts_sentence(facts: list[dict[str, Any]]) -> str:
-    texts = [fact_text(f) for f in facts or []]
-    if not texts:
-        return _("close to the average customer")
-    return _(", ").join(texts)
+    from analytics import explain_clusters
+
+    return explain_clusters.facts_sentence(facts)
 
 
 def cluster_headline(facts: list[dict[str, Any]]) -> str:
-    """A few words that name a cluster ("frequent buyers, big spenders"), from its strongest facts."""
-    tags = []
-    for fact in facts or []:
-        if fact.get("kind") == "category":
-            tags.append(_("mostly %(category)s") % {"category": fact.get("value")})
-            continue
-        tag = _FACT_TAGS.get((fact.get("feature", ""), fact.get("direction", "")))
-        if tag is not None:
-            tags.append(str(tag))
-        if len(tags) == 2:
-            break
-    return _(", ").join(tags)
+    """A few words about who is in a cluster ("frequent buyers, big spenders"), from its strongest facts."""
+    from analytics import explain_clusters
+
+    return explain_clusters.cluster_headline(facts)
 
 
 def rfm_group_name(group: str) -> str:
@@ -296,15 +279,17 @@ def rfm_group_name(group: str) -> str:
 
 
 def segment_name(segment: Any) -> str:
-    """A segment's name in the active language: RFM groups, "Cluster 2" and "Outliers" are translated,
-    custom segments keep the name the owner gave them."""
-    kind, key, name = segment.kind, segment.key, segment.name
+    """A segment's name in the active language: RFM groups, cluster names ("Lapsed one-time buyers")
+    and "Outliers" are translated, custom segments keep the name the owner gave them."""
+    kind, name = segment.kind, segment.name
     if kind == "rfm":
         return rfm_group_name(name)
-    if kind == "cluster" and key.startswith("cluster:") and key[8:].isdigit():
-        return _("Cluster %(number)s") % {"number": int(key[8:]) + 1}
+    if kind == "cluster":
+        from analytics import explain_clusters
+
+        return explain_clusters.cluster_segment_name(segment)
     if kind == "outliers":
-        return _("Outliers")
+        return _("No clear group") if segment.key == "noise" else _("Outliers")
     return name
 
 

@@ -50,9 +50,7 @@ class AnalysisRunForm(forms.Form):
         min_value=0.0001,
         max_value=1,
         required=False,
-        help_text=gettext_lazy(
-            "Share of orders a combination must appear in. Empty: chosen from the number of orders."
-        ),
+        help_text=gettext_lazy("Share of orders a combination must appear in. Empty: 0.01, and at least 10 orders."),
         widget=forms.NumberInput(attrs={"step": "0.001", "placeholder": "0.01"}),
     )
     min_confidence = forms.FloatField(
@@ -63,10 +61,17 @@ class AnalysisRunForm(forms.Form):
         required=False,
         widget=forms.NumberInput(attrs={"step": "0.05"}),
     )
+    rule_max_len = forms.IntegerField(
+        label=gettext_lazy("Most items in a rule"),
+        min_value=2,
+        required=False,
+        help_text=gettext_lazy("Both sides of the rule together. Empty: no limit."),
+    )
     rule_algorithm = forms.ChoiceField(
         label=gettext_lazy("Rule mining algorithm"),
         choices=[("fpgrowth", "FP-growth"), ("apriori", "Apriori")],
         initial="fpgrowth",
+        help_text=gettext_lazy("Both find the same rules; FP-growth is much faster."),
     )
 
     def params(self) -> dict[str, Any]:
@@ -78,6 +83,8 @@ class AnalysisRunForm(forms.Form):
             params["min_support"] = data["min_support"]
         if data.get("min_confidence") is not None:
             params["min_confidence"] = data["min_confidence"]
+        if data.get("rule_max_len"):
+            params["rule_max_len"] = data["rule_max_len"]
         return params
 
 

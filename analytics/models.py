@@ -166,7 +166,8 @@ class CustomerScore(ShopOwned):
     expected_30 = models.FloatField(null=True)
     expected_90 = models.FloatField(null=True)
     expected_365 = models.FloatField(null=True)
-    clv_12m = models.DecimalField(**MONEY, null=True)
+    clv_12m = models.DecimalField(**MONEY, null=True)  # = expected_365 x expected_spend (compute/clv.py)
+    expected_spend = models.DecimalField(**MONEY, null=True)  # expected spend per purchase
     next_order_date = models.DateField(null=True)
     churn_risk = models.CharField(max_length=10, blank=True, default="")  # low | medium | high
     top_category = models.CharField(max_length=120, blank=True, default="")

@@ -7,7 +7,9 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from analytics.compute.clv import PURCHASE_MODELS as CLV_MODELS
 from analytics.compute.pipeline import CLUSTER_METHODS, STEPS
+from analytics.compute.rules import RULE_ALGORITHMS
 from analytics.models import AnalysisRun, AssociationRule, Forecast, RuleLevel, Segment, SegmentKind
 from analytics.segments import DefinitionError, definition_to_q
 
@@ -163,9 +165,16 @@ class AnalysisRunInputSerializer(serializers.Serializer):
     )
     min_support = serializers.FloatField(required=False, min_value=0, max_value=1)
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
+    rule_algorithm = serializers.ChoiceField(choices=list(RULE_ALGORITHMS), required=False)
+    rule_max_len = serializers.IntegerField(
+        required=False, min_value=2, help_text=_("Most items in a rule, both sides together; absent: no limit.")
+    )
     cluster_method = serializers.ChoiceField(choices=CLUSTER_METHODS, required=False)
     k = serializers.IntegerField(required=False, min_value=2, max_value=20)
     calibration_end = serializers.DateField(required=False, help_text=_("CLV check: fit up to this date."))
+    clv_model = serializers.ChoiceField(
+        choices=list(CLV_MODELS), required=False, help_text=_("Purchase model of lifetime value.")
+    )
 
     def to_params(self) -> dict[str, Any]:
         params = dict(self.validated_data)
@@ -201,7 +210,19 @@ class ProfilePredictionsSerializer(serializers.Serializer):
     expected_30 = serializers.FloatField(allow_null=True)
     expected_90 = serializers.FloatField(allow_null=True)
     expected_365 = serializers.FloatField(allow_null=True)
-    clv_12m = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    clv_12m = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        allow_null=True,
+        help_text=_("Predicted value, next 12 months: expected_365 × expected_spend, rounded to cents."),
+    )
+    expected_spend = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True, help_text=_("Expected spend per purchase.")
+    )
+    model = serializers.CharField(
+        allow_null=True,
+        help_text=_("Purchase model of the predictions: mbgnbd, bgnbd, or nbd (the fallback, without p_alive)."),
+    )
     next_order_date = serializers.DateField(allow_null=True)
     churn_risk = serializers.CharField()
     churn_explanation = serializers.CharField()

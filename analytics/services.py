@@ -129,9 +129,11 @@ def pipeline_params(params: dict[str, Any]) -> pipeline.PipelineParams:
         min_support=number("min_support", float),
         min_confidence=number("min_confidence", float, 0.2),
         rule_algorithm=params.get("rule_algorithm", "fpgrowth"),
+        rule_max_len=number("rule_max_len", int),
         cluster_method=params.get("cluster_method", "kmeans"),
         k=number("k", int),
         calibration_end=calibration_end,
+        clv_model=params.get("clv_model") or "mbgnbd",
     )
 
 
@@ -323,6 +325,9 @@ def _store(*, run: AnalysisRun, result: pipeline.AnalysisResult) -> None:
     _store_scores(run=run, result=result, feats=feats, clv=clv, titles=titles)
 
 
+NOISE_DESCRIPTION = "Customers HDBSCAN placed in no cluster: they sit between the groups, not in a dense one."
+
+
 def _store_segments(*, run: AnalysisRun, result, keys: pd.DataFrame, clv: pd.DataFrame | None) -> dict[str, Segment]:
     spend = result.features["monetary"].astype(float)
     total_spend = float(spend[spend > 0].sum()) or 1.0
@@ -362,15 +367,22 @@ def _store_segments(*, run: AnalysisRun, result, keys: pd.DataFrame, clv: pd.Dat
                     description="Customers unlike the rest (for example wholesalers); kept out of the clusters.",
                 )
                 continue
+            if key == "noise":
+                add_segment(key, SegmentKind.OUTLIERS, "No clear group", members, description=NOISE_DESCRIPTION)
+                continue
             label = int(key.split(":")[1])
             centre = c.centres.loc[label].to_dict() if label in c.centres.index else {}
+            name = c.names[label]
+            # English name and description for the API, exports and campaigns; the name's keys
+            # (first entry of facts) and the facts let the pages say both in the active language
             add_segment(
                 key,
                 SegmentKind.CLUSTER,
-                f"Cluster {label + 1}",
+                name.text,
                 members,
                 description=c.descriptions.get(label, ""),
-                facts=[
+                facts=[{"kind": "name", **name.as_dict()}]
+                + [
                     {
                         "feature": f.feature,
                         "kind": f.kind,
@@ -402,7 +414,9 @@ def membership_reasons(result: pipeline.AnalysisResult, column: str, customer_id
         labels = result.clusters.labels.reindex(customer_ids).astype(int)
         texts = {label: text[:300] for label, text in result.clusters.descriptions.items()}
         texts[-1] = "unusual buying pattern (outlier)"
-        return labels.map(texts).fillna("")
+        reasons = labels.map(texts).fillna("")
+        reasons[reasons.index.isin(result.clusters.noise)] = "in no dense group (HDBSCAN noise)"
+        return reasons
     return pd.Series("", index=customer_ids)
 
 
@@ -476,6 +490,20 @@ def _store_forecasts(*, run: AnalysisRun, result, segment_by_key: dict[str, Segm
             {"date": idx.date().isoformat(), **{k: _jsonable(max(0.0, float(v))) for k, v in row.items()}}
             for idx, row in fc.forecast.iterrows()
         ]
+        if fc.in_progress is not None:
+            # The period the data ends inside of comes first, flagged: its actual so far and the
+            # forecast of the whole period (the history holds complete periods only).
+            p = fc.in_progress
+            points.insert(
+                0,
+                {
+                    "date": p.period.date().isoformat(),
+                    **{k: _jsonable(max(0.0, float(v))) for k, v in p.forecast.items()},
+                    "partial": True,
+                    "so_far": _jsonable(p.so_far),
+                    "covered": _jsonable(p.covered),
+                },
+            )
         rows.append(
             Forecast(
                 shop=run.shop,
@@ -566,6 +594,7 @@ def _store_scores(*, run: AnalysisRun, result, feats: pd.DataFrame, clv: pd.Data
         "expected_90": _floats(c["expected_purchases_90d"]) if c is not None else none,
         "expected_365": _floats(c["expected_purchases_365d"]) if c is not None else none,
         "clv_12m": _moneys(c["clv"]) if c is not None else none,
+        "expected_spend": _moneys(c["expected_average_value"]) if c is not None else none,
         "next_order_date": next_dates,
         "churn_risk": risk.tolist(),
         "top_category": top_category,
@@ -575,7 +604,8 @@ def _store_scores(*, run: AnalysisRun, result, feats: pd.DataFrame, clv: pd.Data
 
 
 def churn_risk(*, p_alive: float | None, rfm_group: str) -> str:
-    """low / medium / high from the BG/NBD probability, or from the RFM group when no model fits."""
+    """low / medium / high from the churn risk 1 - p_alive (above 0.7 high, above 0.4 medium), p_alive
+    being the purchase model's chance still active; from the RFM group when the run has no p_alive."""
     if p_alive is not None and not (isinstance(p_alive, float) and math.isnan(p_alive)):
         if p_alive < 0.3:
             return "high"
@@ -600,8 +630,10 @@ def churn_risk_explanation(score: CustomerScore) -> str:
     if not score.churn_risk:
         return _("No purchase yet, so no churn risk.")
     if score.p_alive is not None:
-        line = _("%(percent)d%% likely to still be an active customer (BG/NBD model)") % {
-            "percent": round(score.p_alive * 100)
+        percent = round(score.p_alive * 100)
+        line = _("Churn risk %(churn)d%% = 100%% minus a %(percent)d%% chance of still being active") % {
+            "churn": 100 - percent,
+            "percent": percent,
         }
         if score.recency_days is not None:
             line += _("; last order %(days)d days ago") % {"days": round(score.recency_days)}
@@ -610,7 +642,8 @@ def churn_risk_explanation(score: CustomerScore) -> str:
             line += _(", usually every %(days)d days") % {"days": round(gap)}
         return line + "."
     return _(
-        "No purchase model for this shop yet (too little repeat buying); rated from the RFM group “%(group)s”."
+        "No chance-still-active estimate for this shop (too little repeat buying, or the simpler estimate "
+        "is in use); rated from the RFM group “%(group)s”."
     ) % {"group": score.rfm_group}
 
 

@@ -36,6 +36,7 @@ from analytics.models import RunStatus
 from analytics.segments import current_run, custom_segment_scores, segments_current
 from analytics.selectors import customers as customer_pages
 from analytics.selectors import dashboard as dashboard_pages
+from analytics.selectors import quality as run_quality_pages
 from analytics.selectors import rules as rule_pages
 from analytics.selectors import runs as run_pages
 from analytics.selectors import segments as segment_pages
@@ -139,11 +140,20 @@ def demo_data_status(request: HttpRequest) -> HttpResponse:
 def analysis(request: HttpRequest) -> HttpResponse:
     runs = _page(request, run_pages.run_list(shop=request.shop), per_page=15)
     rows = [
-        {"run": r, "quality": run_pages.run_quality(r), "timings": run_pages.run_timings(r)} for r in runs.object_list
+        {
+            "run": r,
+            "quality": run_pages.run_quality(r),
+            "ratings": run_quality_pages.run_ratings(r),
+            "clusters": (r.summary or {}).get("clusters") or {},
+            "timings": run_pages.run_timings(r),
+            "clv": run_pages.clv_check(r),
+        }
+        for r in runs.object_list
     ]
     context = {
         "runs": runs,
         "rows": rows,
+        "quality_lines": run_quality_pages.explanation_lines(),
         "form": AnalysisRunForm(),
         "pending_run": dashboard_pages.pending_run(shop=request.shop),
         "can_run": request.membership.has_role(Role.STAFF),

@@ -6,20 +6,73 @@ without an additive damped trend (``ETSModel``), and two seasonal ARIMA models
 seasonal-naive forecast; the model with the lowest mean MASE wins (seasonal
 naive itself is a candidate, so the winner is never worse than it on the
 backtest). The winner is refitted on the whole series for the forecast.
+
+Only complete periods are learnt from. The data ends at some moment (``data_end``:
+the last order, or "now" for a run as of now), usually part-way through a day and a
+week: that period *in progress* holds only the orders so far, and a model (or the
+seasonal-naive "repeat the last week") fed with it as if it were a whole period
+forecasts a collapse (a segment's weekly revenue fell by 75-98% on the demo shop
+when the data ended on a Tuesday). So the period in progress is left out of the
+training series and of the backtests, and so is a first period the data covers only
+in part (data starting on a Wednesday: its first week). What the owner sees:
+
+- the history: complete periods only;
+- the period in progress, marked as such: its actual *so far* beside the forecast for
+  the *whole* period ("this week so far 1,200, about 5,400 expected for the week");
+  the forecast starts with it (:attr:`ForecastResult.in_progress`);
+- then ``horizon`` whole periods after it (:attr:`ForecastResult.forecast`), so "the
+  next 4 weeks" are four whole weeks, compared with the last four complete weeks.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 FREQS = {"D": 7, "W": 52}
+RULES = {"D": "D", "W": "W-SUN"}
 SEASONAL_NAIVE = "seasonal_naive"
+INTERVAL_COLUMNS = ("mean", "lo80", "hi80", "lo95", "hi95")
+
+
+@dataclass(frozen=True)
+class PeriodInProgress:
+    """The period the data ends in, covered only in part: not learnt from, forecast whole.
+
+    ``period`` is its label on the grid (the day; for a week, its Sunday), ``start`` /
+    ``end`` its bounds (end exclusive), ``data_end`` where the data stops inside it,
+    ``covered`` the share of the period before ``data_end`` (0 < covered < 1), ``so_far``
+    its actual value up to ``data_end`` and ``forecast`` the forecast for the whole period
+    (``mean``, ``lo80``, ``hi80``, ``lo95``, ``hi95``; empty until forecast).
+    """
+
+    period: pd.Timestamp
+    start: pd.Timestamp
+    end: pd.Timestamp
+    data_end: pd.Timestamp
+    covered: float
+    so_far: float
+    forecast: dict[str, float]
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesPeriods:
+    """:func:`split_periods`: the complete periods, and the partial ones left out of them.
+
+    ``complete`` is a regular grid of whole periods (missing ones 0); ``first_partial`` the
+    label of a first period the data starts inside of (dropped), else None;
+    ``in_progress`` the last period when the data ends inside it, else None.
+    """
+
+    complete: pd.Series
+    first_partial: pd.Timestamp | None
+    first_partial_value: float | None
+    in_progress: PeriodInProgress | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,7 +80,12 @@ class ForecastResult:
     """Outcome of :func:`forecast_series`.
 
     ``forecast``: DataFrame indexed by future period with ``mean``, ``lo80``,
-    ``hi80``, ``lo95``, ``hi95``. ``backtest``: one row per candidate with mean
+    ``hi80``, ``lo95``, ``hi95``: ``horizon`` whole periods after the last one with data
+    (after the period in progress, when there is one). ``in_progress``: the period the data
+    ends inside of, with its actual so far and its whole-period forecast (None when the data
+    ends on a period boundary). ``history``: the complete periods the models learnt from
+    (and were backtested on); ``first_partial``: a partial first period left out of it.
+    ``backtest``: one row per candidate with mean
     ``mae``, ``mape`` (percent, over non-zero actuals), ``smape`` (percent,
     0..200) and ``mase`` (MAE / in-sample seasonal-naive MAE) across folds,
     sorted best first. ``mae``, ``mape``, ``smape``, ``mase`` repeat the
@@ -48,6 +106,9 @@ class ForecastResult:
     naive_mae: float
     naive_mase: float
     naive_smape: float
+    history: pd.Series | None = None
+    in_progress: PeriodInProgress | None = None
+    first_partial: pd.Timestamp | None = None
 
 
 # A forecaster takes the training values and the horizon and returns
@@ -218,8 +279,76 @@ def prepare_series(series: pd.Series, freq: str) -> pd.Series:
     if idx.tz is not None:
         idx = idx.tz_localize(None)
     s = pd.Series(values.to_numpy(dtype=float), index=idx).fillna(0.0)
-    rule = "D" if freq == "D" else "W-SUN"
-    return s.resample(rule).sum().astype(float)
+    return s.resample(RULES[freq]).sum().astype(float)
+
+
+def period_bounds(label: pd.Timestamp, freq: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Start and (exclusive) end of the period labelled ``label`` on a :func:`prepare_series` grid:
+    the day itself, or the Monday to Sunday week that ``label`` (its Sunday) ends."""
+    label = pd.Timestamp(label)
+    if freq == "D":
+        return label, label + pd.Timedelta(days=1)
+    return label - pd.Timedelta(days=6), label + pd.Timedelta(days=1)
+
+
+def _period_label(moment: pd.Timestamp, freq: str) -> pd.Timestamp:
+    day = moment.floor("D")
+    return day if freq == "D" else day + pd.Timedelta(days=6 - day.dayofweek)
+
+
+def _on_clock(moment, tz) -> pd.Timestamp | None:
+    """``moment`` as a naive timestamp on the series' clock (``prepare_series`` keeps the wall
+    time of an aware index): aware moments are converted to ``tz`` (UTC for a naive series)."""
+    if moment is None:
+        return None
+    ts = pd.Timestamp(moment)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert(tz or "UTC").tz_localize(None)
+    return ts
+
+
+def split_periods(series: pd.Series, freq: str, data_start=None, data_end=None) -> SeriesPeriods:
+    """The complete ``freq`` periods of ``series`` and the partial ones at either end.
+
+    ``data_end`` is the moment the data stops (the last order, or now): values at or after it
+    are ignored, the grid runs up to the period containing it (periods without a value are 0),
+    and that period is *in progress* unless ``data_end`` falls exactly on its end (a data set
+    that ends at midnight on a Sunday has no week in progress). ``data_start`` is the moment
+    the data begins: the series' first period is partial, and dropped, when ``data_start`` falls
+    after its start (orders from a Wednesday on: that first week lacks its Monday and
+    Tuesday). A series whose first value comes later (a segment that began buying later) starts
+    on a whole period. Either left as None: that end is taken as whole (the series as given).
+    """
+    tz = series.index.tz if isinstance(series.index, pd.DatetimeIndex) else None
+    start, end = _on_clock(data_start, tz), _on_clock(data_end, tz)
+    raw = series
+    if end is not None and isinstance(series.index, pd.DatetimeIndex) and len(series):
+        clock = series.index.tz_localize(None) if tz is not None else series.index
+        raw = series[np.asarray(clock < end)]
+    s = prepare_series(raw, freq)
+    step = pd.tseries.frequencies.to_offset(RULES[freq])
+    in_progress = None
+    if end is not None and len(s):
+        last = _period_label(end - pd.Timedelta(1, "ns"), freq)
+        s = s.reindex(pd.date_range(s.index[0], last, freq=step), fill_value=0.0)
+        p_start, p_end = period_bounds(last, freq)
+        if end < p_end:
+            in_progress = PeriodInProgress(
+                period=last,
+                start=p_start,
+                end=p_end,
+                data_end=end,
+                covered=float((end - p_start) / (p_end - p_start)),
+                so_far=float(s.iloc[-1]),
+                forecast={},
+            )
+            s = s.iloc[:-1]
+    first_partial = first_value = None
+    if start is not None and len(s) and start > period_bounds(s.index[0], freq)[0]:
+        first_partial, first_value = s.index[0], float(s.iloc[0])
+        s = s.iloc[1:]
+    s.index = pd.DatetimeIndex(s.index, freq=step)
+    return SeriesPeriods(s, first_partial, first_value, in_progress)
 
 
 def forecast_series(
@@ -229,6 +358,8 @@ def forecast_series(
     folds: int = 3,
     backtest_horizon: int | None = None,
     quick: bool = False,
+    data_start=None,
+    data_end=None,
 ) -> ForecastResult:
     """Forecast ``horizon`` periods ahead with the best backtested model.
 
@@ -238,7 +369,12 @@ def forecast_series(
         Values (e.g. revenue) on a DatetimeIndex; it is summed onto a regular
         ``freq`` grid with missing periods as 0 (see :func:`prepare_series`).
     horizon
-        Periods to forecast (>= 1).
+        Whole periods to forecast (>= 1) after the period in progress, if any.
+    data_start, data_end
+        Where the data begins and ends (see :func:`split_periods`): a partial first period
+        and the period in progress are left out of training and backtests; the period in
+        progress is forecast whole and returned as ``in_progress``. None: the series'
+        first and last periods are taken as whole.
     freq
         ``'D'`` (daily, weekly seasonality of 7) or ``'W'`` (weekly; yearly
         seasonality of 52 only with at least three years of data, else none).
@@ -248,7 +384,8 @@ def forecast_series(
         windows are the last ``folds * backtest_horizon`` periods, back to back.
     backtest_horizon
         Defaults to ``min(horizon, season length * 2)`` for daily data (14) and
-        ``min(horizon, 8)`` for weekly.
+        ``min(horizon, 8)`` for weekly, shortened (down to 7 days or 4 weeks) when the
+        history is too short for ``folds`` windows of that length.
     quick
         Backtest the ETS models (and seasonal naive) only, not the (S)ARIMA ones: for
         many small series (one per segment) where the slow models rarely pay.
@@ -267,13 +404,20 @@ def forecast_series(
         raise ValueError("horizon must be a positive integer")
     if folds < 1:
         raise ValueError("folds must be at least 1")
-    s = prepare_series(series, freq)
+    periods = split_periods(series, freq, data_start=data_start, data_end=data_end)
+    s = periods.complete
     m: int | None = FREQS[freq]
     if freq == "W" and len(s) < 3 * 52:
         m = None
     season = m or 1
-    bh = backtest_horizon or (min(horizon, 2 * season) if freq == "D" else min(horizon, 8))
     min_train = max(3 * season, 30)
+    bh = backtest_horizon
+    if bh is None:
+        bh = min(horizon, 2 * season) if freq == "D" else min(horizon, 8)
+        # A year of weekly data less its two partial weeks (Online Retail: 52 complete weeks) is
+        # still backtested, on shorter windows, down to a week of days or four weeks.
+        shortest = min(bh, 7 if freq == "D" else 4)
+        bh = max(shortest, min(bh, (len(s) - min_train) // folds))
     if len(s) < min_train + folds * bh:
         raise ValueError(
             f"series has {len(s)} periods; need at least {min_train + folds * bh} "
@@ -309,17 +453,27 @@ def forecast_series(
     naive = table.set_index("model").loc[SEASONAL_NAIVE]
 
     best = str(table.loc[0, "model"])
+    # the period in progress is the first one after the training series: forecast it too
+    steps = horizon + (1 if periods.in_progress is not None else 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fc = models[best](y, horizon)
+            fc = models[best](y, steps)
         except (ValueError, np.linalg.LinAlgError):
             best = SEASONAL_NAIVE
-            fc = models[best](y, horizon)
-    if (y >= 0).all():  # a quantity that cannot go negative
+            fc = models[best](y, steps)
+    non_negative = bool((y >= 0).all())  # a quantity that cannot go negative
+    if non_negative:
         fc = fc.clip(lower=0.0)
-    start = s.index[-1] + s.index.freq
-    fc.index = pd.date_range(start, periods=horizon, freq=s.index.freq, name="period")
+    fc.index = pd.date_range(s.index[-1] + s.index.freq, periods=steps, freq=s.index.freq, name="period")
+    in_progress = periods.in_progress
+    if in_progress is not None:
+        whole = fc.iloc[0]
+        if non_negative and in_progress.so_far > 0:
+            # the whole period cannot end below what it has already brought
+            whole = whole.clip(lower=in_progress.so_far)
+        in_progress = replace(in_progress, forecast={k: float(whole[k]) for k in INTERVAL_COLUMNS})
+        fc = fc.iloc[1:]
     chosen = table.set_index("model").loc[best]
     return ForecastResult(
         model=best,
@@ -336,4 +490,7 @@ def forecast_series(
         naive_mae=float(naive["mae"]),
         naive_mase=float(naive["mase"]),
         naive_smape=float(naive["smape"]),
+        history=s,
+        in_progress=in_progress,
+        first_partial=periods.first_partial,
     )

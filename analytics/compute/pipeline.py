@@ -21,6 +21,7 @@ from . import clusters as clusters_mod
 from . import clv as clv_mod
 from . import features as features_mod
 from . import forecast as forecast_mod
+from . import money as money_mod
 from . import rfm as rfm_mod
 from . import rules as rules_mod
 
@@ -35,12 +36,13 @@ class PipelineParams:
     only: tuple[str, ...] = STEPS
     min_support: float | None = None  # None: adapt to the number of baskets
     min_confidence: float = 0.2
-    rule_algorithm: str = "fpgrowth"
-    rule_max_len: int = 3
+    rule_algorithm: str = "fpgrowth"  # fpgrowth (pyfim, compiled) | apriori (mlxtend); same rules
+    rule_max_len: int | None = None  # items per rule (antecedents + consequent); None: no limit
     cluster_method: str = "kmeans"
     k: int | None = None
     calibration_end: Any = None  # CLV holdout check: fit up to this date, compare after it
     holdout_days: int = 56
+    clv_model: str = "mbgnbd"  # purchase model of lifetime value: mbgnbd | bgnbd (see compute/clv.py)
     forecast_horizon_days: int = 28
     forecast_horizon_weeks: int = 12
     segment_forecasts: bool = True
@@ -60,8 +62,14 @@ class PipelineParams:
             raise ValueError("min_support must be in (0, 1]")
         if not 0 <= self.min_confidence <= 1:
             raise ValueError("min_confidence must be in [0, 1]")
+        if self.rule_algorithm not in rules_mod.RULE_ALGORITHMS:
+            raise ValueError(f"rule_algorithm must be one of {', '.join(rules_mod.RULE_ALGORITHMS)}")
+        if self.rule_max_len is not None and self.rule_max_len < 2:
+            raise ValueError("rule_max_len must be at least 2 (an item on each side)")
         if self.k is not None and not 2 <= self.k <= 20:
             raise ValueError("k must be between 2 and 20")
+        if self.clv_model not in clv_mod.PURCHASE_MODELS:
+            raise ValueError(f"clv_model must be one of {', '.join(clv_mod.PURCHASE_MODELS)}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,12 +94,13 @@ class AnalysisResult:
     recommendations: pd.DataFrame | None = None
     forecasts: list[ForecastItem] = field(default_factory=list)
     clv: clv_mod.CLVResult | None = None
-    clv_validation: clv_mod.HoldoutValidation | None = None
+    clv_check: clv_mod.CalibrationCheck | None = None  # the holdout check of lifetime value
     timings: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
 
     def segment_keys(self) -> pd.DataFrame:
-        """customer_id -> rfm and cluster segment keys (the ones services store)."""
+        """customer_id -> rfm and cluster segment keys (the ones services store): ``rfm:<group>``,
+        ``cluster:<n>``, ``outliers`` (IsolationForest) and ``noise`` (in no HDBSCAN cluster)."""
         out = pd.DataFrame(index=self.features.index)
         if self.rfm is not None:
             out["rfm"] = "rfm:" + self.rfm["segment"].map(slug).reindex(out.index)
@@ -100,6 +109,8 @@ class AnalysisResult:
             out["cluster"] = labels.map(
                 lambda v: None if pd.isna(v) else ("outliers" if v < 0 else f"cluster:{int(v)}")
             )
+            # HDBSCAN's noise is no cluster, but not unusual customers either: a group of its own
+            out.loc[out.index.isin(self.clusters.noise), "cluster"] = "noise"
         return out
 
 
@@ -107,28 +118,15 @@ def slug(name: str) -> str:
     return name.lower().replace(" ", "-")
 
 
-MAX_FREQUENT_ITEMS = 250
-
-
-def adaptive_min_support(n_baskets: int, item_baskets: pd.Series | None = None) -> float:
-    """A support threshold that keeps rules meaningful and mining fast on any shop size.
-
-    An itemset must be in at least 10 baskets (fewer is anecdote) and in at least 1% of
-    baskets: below that, mlxtend's pure-Python FP-growth explodes on catalogues of
-    thousands of products, and the rules found describe a handful of orders. With
-    ``item_baskets`` (baskets per item), the threshold also rises to the support of the
-    ``MAX_FREQUENT_ITEMS``-th most bought item: Online Retail has 790 products in 1% of its
-    invoices, and FP-growth over all of them takes several seconds for rules about items
-    nobody will put in an offer. The rules found are still exactly those at that threshold.
-    Never above 5%.
+def adaptive_min_support(n_baskets: int) -> float:
+    """The default support threshold: a combination must be in 1% of the baskets and in at
+    least 10 of them (fewer is an anecdote, not a habit), but never more than 5% of them
+    (a shop with under 200 orders still gets its rules). Depends on the number of baskets
+    only: it never rises to hide rare products' strong rules (ADR 0008).
     """
     if n_baskets <= 0:
         return 1.0
-    support = max(10 / n_baskets, 0.01)
-    if item_baskets is not None and len(item_baskets) > MAX_FREQUENT_ITEMS:
-        nth = float(np.sort(item_baskets.to_numpy())[::-1][MAX_FREQUENT_ITEMS - 1])
-        support = max(support, nth / n_baskets)
-    return float(min(support, 0.05))
+    return float(min(max(10 / n_baskets, 0.01), 0.05))
 
 
 def run_pipeline(
@@ -213,7 +211,7 @@ def _run_pipeline(
     if "clv" in params.only:
         report("clv", 45)
         t0 = time.perf_counter()
-        _run_clv(result, purchases, params, as_of_ts)
+        _run_clv(result, orders, lines, params, as_of_ts)
         timings["clv"] = time.perf_counter() - t0
 
     if "rules" in params.only:
@@ -225,25 +223,29 @@ def _run_pipeline(
     if "forecast" in params.only:
         report("forecast", 80)
         t0 = time.perf_counter()
-        _run_forecasts(result, purchases, params)
+        # The data ends at the last order (or at an as_of given for "now"): the day and week it
+        # falls in are in progress, left out of training (see compute/forecast.py).
+        data_end = as_of_ts if as_of is not None else placed.max()
+        _run_forecasts(result, orders, lines, params, data_start=placed.min(), data_end=data_end)
         timings["forecast"] = time.perf_counter() - t0
 
     report("saving", 95)
     return result
 
 
-def _run_clv(result: AnalysisResult, purchases: pd.DataFrame, params: PipelineParams, as_of: pd.Timestamp) -> None:
-    tx = purchases[purchases["customer_id"].notna()].copy()
-    tx["value"] = np.where(tx["status"] == "returned", 0.0, tx["total"].astype(float))
+def _run_clv(
+    result: AnalysisResult, orders: pd.DataFrame, lines: pd.DataFrame, params: PipelineParams, as_of: pd.Timestamp
+) -> None:
+    """Lifetime value from real purchases only (money.order_amounts: paid, not refunded in full),
+    each worth its net; cancellations, credit notes and full returns are no purchase days.
+
+    First the holdout check (fit up to ``calibration_end``, compare with what happened after),
+    whose verdict may send the predictions to the fallback model; then the fit on all the data.
+    """
+    amounts = money_mod.order_amounts(orders, lines)
+    keep = amounts["purchase"].to_numpy(dtype=bool) & orders["customer_id"].notna().to_numpy()
+    tx = orders.loc[keep, ["customer_id", "placed_at"]].assign(value=amounts.loc[keep, "net"].to_numpy(dtype=float))
     calibration_end = as_of - pd.Timedelta(days=1)
-    summary = clv_mod.summary_from_transactions(
-        tx, "customer_id", "placed_at", "value", calibration_end=calibration_end, freq="D"
-    )
-    result.clv = clv_mod.clv_analysis(summary, as_of=as_of)
-    if not result.clv.ok:
-        result.notes["clv"] = result.clv.reason
-        return
-    # Validation the owner can see: fit on all but the last weeks, compare with what happened.
     cal_end = (
         pd.Timestamp(params.calibration_end)
         if params.calibration_end is not None
@@ -255,13 +257,24 @@ def _run_clv(result: AnalysisResult, purchases: pd.DataFrame, params: PipelinePa
         cal = clv_mod.summary_from_transactions(
             tx, "customer_id", "placed_at", "value", calibration_end=cal_end, observation_end=calibration_end, freq="D"
         )
-        fitted = clv_mod.fit_bgnbd(cal["frequency"], cal["recency"], cal["T"], time_unit="days")
-        if fitted.converged:
-            result.clv_validation = clv_mod.holdout_validation(cal, fitted)
-        else:
-            result.notes["clv_validation"] = "the calibration fit did not converge"
+        if int((cal["frequency"] > 0).sum()) < 20:
+            raise ValueError("fewer than 20 customers with a repeat purchase before the holdout period")
+        result.clv_check = clv_mod.calibration_check(cal, model=params.clv_model)
     except ValueError as exc:
-        result.notes["clv_validation"] = str(exc)
+        result.notes["clv_holdout"] = str(exc)
+    check = result.clv_check
+    summary = clv_mod.summary_from_transactions(
+        tx, "customer_id", "placed_at", "value", calibration_end=calibration_end, freq="D"
+    )
+    result.clv = clv_mod.clv_analysis(
+        summary,
+        as_of=as_of,
+        model=params.clv_model,
+        fallback=check.fallback if check else "",
+        fallback_detail=check.fallback_detail if check else "",
+    )
+    if not result.clv.ok:
+        result.notes["clv"] = result.clv.reason
 
 
 def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame, params: PipelineParams) -> None:
@@ -271,13 +284,19 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
     # categorical: mined again per segment below, and codes are much cheaper to group than texts
     category["item"] = category["item"].astype("category")
     levels = {"product": rules_mod.product_baskets(bought), "category": category}
-    used: dict[str, Any] = {"min_confidence": params.min_confidence, "algorithm": params.rule_algorithm}
+    used: dict[str, Any] = {
+        "min_confidence": params.min_confidence,
+        "algorithm": params.rule_algorithm,
+        "engine": rules_mod.RULE_ENGINES[params.rule_algorithm],
+        "max_len": params.rule_max_len,  # None: no limit
+        "min_support_source": "given" if params.min_support else "adaptive",
+    }
     for level, baskets in levels.items():
         n_baskets = baskets["basket_id"].nunique() if not baskets.empty else 0
         if n_baskets == 0:
             result.rules[level] = pd.DataFrame()
             continue
-        support = params.min_support or adaptive_min_support(n_baskets, baskets["item"].value_counts(sort=False))
+        support = params.min_support or adaptive_min_support(n_baskets)
         used[f"{level}_min_support"] = support
         used[f"{level}_baskets"] = int(n_baskets)
         result.rules[level] = rules_mod.association_rules_for(
@@ -290,7 +309,8 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
         )
     result.rule_params = used
 
-    # Per segment: category rules over the orders of the segment's members.
+    # Per segment: category rules over the orders of the segment's members, mined like the shop's
+    # (same algorithm and length limit; the adaptive support follows the segment's basket count).
     keys = result.segment_keys()
     cat = levels["category"]
     if not cat.empty and len(keys.columns):
@@ -307,8 +327,14 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
                 if n < 30:
                     continue
                 support = params.min_support or adaptive_min_support(n)
+                used.setdefault("segment_min_support", {})[key] = support
                 result.segment_rules[key] = rules_mod.association_rules_for(
-                    seg_baskets, min_support=support, min_confidence=params.min_confidence, max_len=2, min_len=2
+                    seg_baskets,
+                    min_support=support,
+                    min_confidence=params.min_confidence,
+                    algorithm=params.rule_algorithm,
+                    max_len=params.rule_max_len,
+                    min_len=2,
                 )
 
     # Next best offers per customer from product rules, excluding what they already have.
@@ -322,28 +348,54 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
         result.recommendations = rules_mod.next_best_offers(product_rules, items, top_n=5)
 
 
-def _run_forecasts(result: AnalysisResult, purchases: pd.DataFrame, params: PipelineParams) -> None:
-    # Summed per calendar day first: the forecasts only ever see daily or weekly totals, and
+def _run_forecasts(
+    result: AnalysisResult,
+    orders: pd.DataFrame,
+    lines: pd.DataFrame,
+    params: PipelineParams,
+    *,
+    data_start: pd.Timestamp,
+    data_end: pd.Timestamp,
+) -> None:
+    """Revenue (net: a credit note counts, negative, on the day the money went back) and
+    purchases per day and week, for the shop and (weekly revenue) for each cluster."""
+    amounts = money_mod.order_amounts(orders, lines)
+    moved = (amounts["net"] != 0).to_numpy() | amounts["purchase"].to_numpy()
+    orders, amounts = orders[moved], amounts[moved]
+    # Summed per calendar day (UTC) first: the forecasts only ever see daily or weekly totals, and
     # regularising a million order timestamps per series took longer than the models.
-    day = pd.to_datetime(purchases["placed_at"], utc=True).dt.tz_convert(None).dt.floor("D")
-    values = pd.DataFrame({"revenue": purchases["total"].astype(float).to_numpy(), "orders": 1.0}, index=day.index)
+    day = pd.to_datetime(orders["placed_at"], utc=True).dt.tz_convert(None).dt.floor("D")
+    values = pd.DataFrame(
+        {"revenue": amounts["net"].to_numpy(dtype=float), "orders": amounts["purchase"].to_numpy(dtype=float)},
+        index=day.index,
+    )
+    # a day with an order is covered from its start; the day of the last order is not covered to its end
+    bounds = {
+        "data_start": _utc_naive(data_start).floor("D"),
+        "data_end": _utc_naive(data_end),
+    }
     daily = values.groupby(day.to_numpy()).sum()
     for metric in ("revenue", "orders"):
         for freq, horizon in (("D", params.forecast_horizon_days), ("W", params.forecast_horizon_weeks)):
-            _forecast_one(result, None, metric, freq, horizon, daily[metric])
+            _forecast_one(result, None, metric, freq, horizon, daily[metric], **bounds)
     if not params.segment_forecasts:
         return
     keys = result.segment_keys()
     if "cluster" not in keys.columns:
         return
     customer_key = keys["cluster"]
-    segment = purchases["customer_id"].map(customer_key).to_numpy()
+    segment = orders["customer_id"].map(customer_key).to_numpy()
     by_segment = values["revenue"].groupby([segment, day.to_numpy()]).sum()
     present = set(by_segment.index.get_level_values(0))
     empty = pd.Series(dtype=float, index=pd.DatetimeIndex([]))
     for key in sorted(k for k in customer_key.dropna().unique()):
         series = by_segment.loc[key] if key in present else empty
-        _forecast_one(result, key, "revenue", "W", params.forecast_horizon_weeks, series, quick=True)
+        _forecast_one(result, key, "revenue", "W", params.forecast_horizon_weeks, series, quick=True, **bounds)
+
+
+def _utc_naive(moment: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(moment)
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
 
 
 def _forecast_one(
@@ -354,18 +406,21 @@ def _forecast_one(
     horizon: int,
     series: pd.Series,
     quick: bool = False,
+    data_start: pd.Timestamp | None = None,
+    data_end: pd.Timestamp | None = None,
 ) -> None:
     label = f"{segment_key or 'shop'}:{metric}:{freq}"
     if series.empty:
         result.notes[f"forecast {label}"] = "no orders"
         return
     try:
-        fc = forecast_mod.forecast_series(series, horizon=horizon, freq=freq, quick=quick)
+        fc = forecast_mod.forecast_series(
+            series, horizon=horizon, freq=freq, quick=quick, data_start=data_start, data_end=data_end
+        )
     except ValueError as exc:
         result.notes[f"forecast {label}"] = str(exc)
         return
-    history = forecast_mod.prepare_series(series, freq)
-    result.forecasts.append(ForecastItem(segment_key, metric, freq, fc, history.iloc[-(horizon * 4) :]))
+    result.forecasts.append(ForecastItem(segment_key, metric, freq, fc, fc.history.iloc[-(horizon * 4) :]))
 
 
 def summarise(result: AnalysisResult, top_rules: int = 10) -> dict[str, Any]:
@@ -391,11 +446,21 @@ def summarise(result: AnalysisResult, top_rules: int = 10) -> dict[str, Any]:
             "silhouette": _num(c.silhouette),
             "calinski_harabasz": _num(c.calinski_harabasz),
             "davies_bouldin": _num(c.davies_bouldin),
+            # quality counts every clustered customer (HDBSCAN noise as one more group);
+            # the share assigned to a cluster and the silhouette over those alone beside it
+            "explained_share": _num(c.explained_share),
+            "assigned_share": _num(c.assigned_share),
+            "silhouette_assigned": _num(c.silhouette_assigned),
+            "customers_scored": int(len(c.labels) - len(c.outliers)),
             "outliers": len(c.outliers),
+            "noise": len(c.noise),
             "segments": [
                 {
-                    "name": f"Cluster {int(label) + 1}",
+                    "key": f"cluster:{int(label)}",
+                    "name": c.names[int(label)].text,
+                    "name_key": c.names[int(label)].as_dict(),
                     "size": int(row["size"]),
+                    "one_time_share": _num(row.get("one_time_buyer")),
                     "description": c.descriptions.get(label, ""),
                 }
                 for label, row in c.centres.iterrows()
@@ -419,30 +484,76 @@ def summarise(result: AnalysisResult, top_rules: int = 10) -> dict[str, Any]:
             "backtest_error": _errors(shop_rev.result, naive=False) if shop_rev else None,
             "seasonal_naive_error": _errors(shop_rev.result, naive=True) if shop_rev else None,
             "series": [f"{f.segment_key or 'shop'}:{f.metric}:{f.freq}" for f in result.forecasts],
+            "periods": {
+                f"{f.segment_key or 'shop'}:{f.metric}:{f.freq}": _forecast_periods(f) for f in result.forecasts
+            },
             "notes": {k: v for k, v in result.notes.items() if k.startswith("forecast")},
         }
     if result.clv is not None:
-        clv = result.clv
-        block: dict[str, Any] = {"ok": clv.ok, "reason": clv.reason, "time_unit": clv.time_unit}
-        if clv.bgnbd is not None:
-            block["bgnbd"] = {"r": clv.bgnbd.r, "alpha": clv.bgnbd.alpha, "a": clv.bgnbd.a, "b": clv.bgnbd.b}
-        if clv.gamma_gamma is not None:
-            gg = clv.gamma_gamma
-            block["gamma_gamma"] = {"p": gg.p, "q": gg.q, "v": gg.v}
-        block["customers_scored"] = int(len(clv.customers)) if clv.customers is not None else 0
-        if result.clv_validation is not None:
-            v = result.clv_validation
-            block["holdout"] = {
-                "days": v.duration,
-                "customers": v.customers,
-                "predicted_purchases": round(v.predicted_total, 1),
-                "actual_purchases": round(v.actual_total, 1),
-            }
-        out["clv"] = block
+        out["clv"] = _clv_block(result.clv, result.clv_check)
     out["timings"] = {k: round(v, 3) for k, v in result.timings.items()}
     if result.notes:
         out["notes"] = result.notes
     return out
+
+
+def _fit_block(fit: clv_mod.BGNBDParams | clv_mod.NBDParams | None) -> dict[str, Any] | None:
+    if fit is None:
+        return None
+    block: dict[str, Any] = {"model": fit.model, "time_unit": fit.time_unit, "r": fit.r, "alpha": fit.alpha}
+    if isinstance(fit, clv_mod.BGNBDParams):
+        block.update(a=fit.a, b=fit.b, degenerate=clv_mod.degenerate_reason(fit))
+    block["log_likelihood"] = round(fit.log_likelihood, 2)
+    return block
+
+
+def _clv_block(clv: clv_mod.CLVResult, check: clv_mod.CalibrationCheck | None) -> dict[str, Any]:
+    """Lifetime value in the summary: the model the predictions come from (``model``: the
+    requested dropout model, or ``nbd`` after a ``fallback``), its fit on all the data, and the
+    ``holdout`` check: the model fitted up to ``calibration_end`` (``holdout.fit``), its
+    per-customer errors on the purchases after it beside the two baselines (``own_rate``:
+    each customer's own past rate; ``nothing``) and the fallback NBD, and the verdict."""
+    block: dict[str, Any] = {
+        "ok": clv.ok,
+        "reason": clv.reason,
+        "time_unit": clv.time_unit,
+        "model": clv.model,
+        "fallback": clv.fallback,
+        "fallback_detail": clv.fallback_detail,
+        "fit": _fit_block(clv.fit),
+        "nbd": _fit_block(clv.nbd),
+        "spend_model": clv.spend_model,
+    }
+    if clv.gamma_gamma is not None:
+        gg = clv.gamma_gamma
+        block["gamma_gamma"] = {"p": gg.p, "q": gg.q, "v": gg.v}
+    block["customers_scored"] = int(len(clv.customers)) if clv.customers is not None else 0
+    if check is not None:
+        v = check.validation or check.fallback_validation
+        holdout: dict[str, Any] = {
+            "calibration_end": check.calibration_end.date().isoformat(),
+            "observation_end": check.observation_end.date().isoformat(),
+            "fit": _fit_block(check.fit),
+            "verdict": check.fallback or "model_earns_its_place",
+        }
+        if v is not None:
+            days = v.duration * (7.0 if v.time_unit == "weeks" else 1.0)
+            holdout.update(days=round(days, 1), customers=v.customers, actual_purchases=round(v.actual_total, 1))
+            errors = {}
+            if check.validation is not None:
+                errors["model"] = check.validation.errors["model"]
+            if check.fallback_validation is not None:
+                errors["fallback"] = check.fallback_validation.errors["model"]
+            errors["own_rate"] = v.errors["own_rate"]
+            errors["nothing"] = v.errors["nothing"]
+            holdout["errors"] = {
+                name: {"mae": _num(e.mae), "rmse": _num(e.rmse), "predicted_purchases": round(e.predicted_total, 1)}
+                for name, e in errors.items()
+            }
+            shown = errors.get("model") or errors.get("fallback")
+            holdout["predicted_purchases"] = round(shown.predicted_total, 1) if shown else None
+        block["holdout"] = holdout
+    return block
 
 
 def _num(value: Any) -> float | None:
@@ -451,6 +562,34 @@ def _num(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if not np.isfinite(f) else round(f, 4)
+
+
+def _forecast_periods(item: ForecastItem) -> dict[str, Any]:
+    """Which periods a forecast learnt from and which partial ones it left out (the period in
+    progress with its actual so far and its whole-period forecast; a partial first period)."""
+    fc = item.result
+    history = fc.history if fc.history is not None else item.history
+    out: dict[str, Any] = {
+        "trained_from": history.index[0].date().isoformat() if len(history) else None,
+        "trained_through": history.index[-1].date().isoformat() if len(history) else None,
+        "complete_periods": int(len(history)),
+        "first_partial_left_out": fc.first_partial.date().isoformat() if fc.first_partial is not None else None,
+        "in_progress": None,
+    }
+    p = fc.in_progress
+    if p is not None:
+        out["in_progress"] = {
+            "period": p.period.date().isoformat(),
+            # the pipeline's days and weeks are counted in UTC
+            "start": p.start.tz_localize("UTC").isoformat(),
+            "end": p.end.tz_localize("UTC").isoformat(),
+            "data_end": p.data_end.tz_localize("UTC").isoformat(),
+            "covered": _num(p.covered),
+            "so_far": _num(p.so_far),
+            "forecast_whole_period": _num(p.forecast.get("mean")),
+            "left_out_of_training": True,
+        }
+    return out
 
 
 def _errors(fc: forecast_mod.ForecastResult, naive: bool) -> dict[str, float | None]:

@@ -1,9 +1,7 @@
 """Association rules with a single-item consequent, and next-best offers.
 
-Frequent itemsets come from mlxtend (FP-growth or Apriori); rules are then
-generated here with one item on the right-hand side, the way R's
-``arules::apriori`` (Christian Borgelt's Apriori) and ``pyfim``'s
-``fim.arules(..., mode='o')`` do:
+Rules have one item on the right-hand side, as R's ``arules::apriori`` (Christian
+Borgelt's Apriori) and ``pyfim``'s ``fim.arules(..., mode='o')`` make them:
 
 - ``support`` is the support of antecedents plus consequent (a fraction of
   baskets); a rule is kept when its support >= ``min_support`` and its
@@ -12,7 +10,15 @@ generated here with one item on the right-hand side, the way R's
   item) are generated too, as with arules' default ``minlen=1``; pass
   ``min_len=2`` to leave them out;
 - ``max_len`` bounds the number of items in a rule (antecedent + consequent);
-  arules' default is 10, ours is no limit.
+  the default is no bound (arules' default is 10).
+
+Two engines (``algorithm``), with the same rules (ADR 0008):
+
+- ``'fpgrowth'`` (default): Borgelt's compiled FP-growth from ``pyfim``, asked for the
+  rules directly (``target='r'``, ``mode='o'``), with the counts of each rule, its
+  antecedent and its consequent; every measure is computed here from those counts;
+- ``'apriori'``: mlxtend's ``apriori()`` on the one-hot basket matrix, rules generated
+  here from the frequent itemsets' counts.
 
 Support and confidence are compared on integer basket counts, so a rule with
 a confidence of exactly ``min_confidence`` is never lost to float rounding.
@@ -25,16 +31,19 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from ._util import require_columns
+from .money import order_amounts
 
 RULE_COLUMNS = ("antecedents", "consequent", "support", "confidence", "lift", "leverage", "conviction", "count")
+RULE_ALGORITHMS = ("fpgrowth", "apriori")
+# the engine behind each algorithm, reported with a run's rule parameters
+RULE_ENGINES = {"fpgrowth": "pyfim (Borgelt, compiled)", "apriori": "mlxtend"}
 
 
 def unique_pairs(first: pd.Series, second: pd.Series) -> np.ndarray:
@@ -49,138 +58,104 @@ def unique_pairs(first: pd.Series, second: pd.Series) -> np.ndarray:
     return np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
 
 
-def _distinct_baskets(matrix: sparse.csr_matrix) -> tuple[list[list[int]], list[int]]:
-    """The distinct non-empty rows of a basket matrix (as item positions) and how often each occurs.
+class _Encoded:
+    """Baskets as lists of item codes, keeping only the items frequent enough to be in a rule.
 
-    Each row is encoded as bits in 64-bit words (one word per 64 items), so finding the
-    distinct rows is one sort of integers however many baskets there are.
+    ``items[code]`` is the item; codes follow the items' text order, so sorting codes sorts
+    items the way antecedents are shown. ``n`` counts every basket, also those left with no
+    frequent item (they lower every support); ``transactions`` holds only the others.
     """
-    coo = matrix.tocoo()
-    words = (matrix.shape[1] + 63) // 64
-    keys = np.zeros((matrix.shape[0], words), dtype=np.uint64)
-    bits = np.left_shift(np.uint64(1), (coo.col % 64).astype(np.uint64))
-    np.add.at(keys, (coo.row, coo.col // 64), bits)  # distinct items of a basket: the sum is the OR
-    keys = keys[keys.any(axis=1)]
-    if keys.shape[0] == 0:
-        return [], []
-    if words == 1:  # a 1-D sort is much faster than np.unique(axis=0)
-        distinct, multiplicity = np.unique(keys[:, 0], return_counts=True)
-        distinct = distinct[:, None]
-    else:
-        distinct, multiplicity = np.unique(keys, axis=0, return_counts=True)
-    shifts = np.arange(64, dtype=np.uint64)
-    present = ((distinct[:, :, None] >> shifts) & np.uint64(1)).astype(bool).reshape(len(distinct), -1)
-    row_of, item_of = np.nonzero(present)
-    starts = np.searchsorted(row_of, np.arange(len(distinct)))
-    return [part.tolist() for part in np.split(item_of, starts[1:])], multiplicity.tolist()
+
+    def __init__(self, baskets: pd.DataFrame, min_support: float) -> None:
+        require_columns(baskets, ("basket_id", "item"), "baskets")
+        if not 0 < min_support <= 1:
+            raise ValueError("min_support must be in (0, 1]")
+        b = baskets[["basket_id", "item"]].dropna()
+        basket_codes, basket_values = pd.factorize(b["basket_id"], sort=False)
+        item_codes, item_values = pd.factorize(b["item"], sort=False)
+        self.n = len(basket_values)
+        if self.n == 0:
+            raise ValueError("baskets is empty")
+        # one sort: (basket, item) pairs given twice count once, and each basket's items end up together
+        width = np.int64(len(item_values))
+        pairs = np.sort(basket_codes.astype(np.int64) * width + item_codes)  # np.unique hashes: slower here
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+        basket, item = pairs // width, pairs % width
+        self.min_count = max(math.ceil(min_support * self.n - 1e-9), 1)
+        baskets_per_item = np.bincount(item, minlength=len(item_values))
+        frequent = np.flatnonzero(baskets_per_item >= self.min_count)
+        ordered = sorted(frequent.tolist(), key=lambda i: str(item_values[i]))
+        self.items: list[Any] = item_values[ordered].tolist()  # Python scalars, not numpy ones
+        self.item_counts: list[int] = baskets_per_item[ordered].tolist()
+        code = np.full(len(item_values), -1, dtype=np.int64)
+        code[ordered] = np.arange(len(ordered))
+        keep = code[item] >= 0
+        basket, codes = basket[keep], tuple(code[item[keep]].tolist())
+        bounds = np.flatnonzero(np.r_[True, basket[1:] != basket[:-1], True]).tolist() if len(basket) else [0]
+        # Slices of a tuple are tuples, which the garbage collector stops tracking once it has seen
+        # they hold only numbers (lists it would walk through at every full collection); mapping
+        # over slices runs the loop in C.
+        self.transactions: list[tuple[int, ...]] = list(map(codes.__getitem__, map(slice, bounds[:-1], bounds[1:])))
 
 
-def _fpgrowth_counts(matrix: sparse.csr_matrix, min_count: int, max_len: int | None) -> dict[tuple, int]:
-    """mlxtend's FP-growth (its FP-tree and mining step) over the distinct baskets, each inserted
-    once with its multiplicity.
+def _pyfim_rules(enc: _Encoded, min_confidence: float, min_len: int, max_len: int | None) -> list[tuple]:
+    """Borgelt's FP-growth: (consequent code, antecedent codes, rule count, antecedent count, consequent count)."""
+    import fim
 
-    mlxtend's ``fpgrowth()`` inserts one basket at a time in a Python loop, which takes longer
-    than everything else for a shop with a million orders; the distinct baskets of frequent items
-    are a few thousand, and the tree (so every count) is the same. Returns {item positions: count}.
-    """
-    from mlxtend.frequent_patterns import fpcommon
-
-    rows, multiplicity = _distinct_baskets(matrix)
-    if not rows:
-        return {}
-    support = np.asarray(matrix.sum(axis=0)).ravel()
-    # insert most frequent items first, as mlxtend does (ties: lower position first)
-    order = np.lexsort((np.arange(len(support)), support))
-    rank = {int(item): i for i, item in enumerate(order)}
-    tree = fpcommon.FPTree(rank)
-    for row, count in zip(rows, multiplicity, strict=True):
-        tree.insert_itemset(sorted(row, key=rank.__getitem__, reverse=True), count)
-    return {tuple(itemset): int(c) for c, itemset in _fpg_mine(tree, min_count, max_len) if c >= min_count}
-
-
-def _fpg_mine(tree: Any, min_count: int, max_len: int | None) -> Iterator[tuple[int, list]]:
-    """mlxtend's ``fpgrowth.fpg_step`` (0.25), yielding (count, item positions), with one change:
-    a conditional tree is built only if its itemsets can still be short enough.
-
-    mlxtend also builds the conditional trees of the last level, whose itemsets would all be
-    longer than ``max_len`` and are never yielded; with ``max_len=3`` on baskets of twenty
-    items that last level is most of the work.
-    """
-    items = tree.nodes.keys()
-    depth = len(tree.cond_items)
-    if tree.is_path():
-        # a single path: every remaining itemset is a combination of its items
-        size_remain = (max_len - depth + 1) if max_len else len(items) + 1
-        for i in range(1, size_remain):
-            for itemset in itertools.combinations(items, i):
-                yield min(tree.nodes[j][0].count for j in itemset), tree.cond_items + list(itemset)
-        return
-    if not max_len or max_len > depth:
-        for item in items:
-            yield sum(node.count for node in tree.nodes[item]), tree.cond_items + [item]
-    if not max_len or max_len > depth + 1:
-        for item in items:
-            yield from _fpg_mine(tree.conditional_tree(item, min_count), min_count, max_len)
+    # {} => item rules straight from the item counts: pyfim would divide by the baskets it was
+    # given, not by all of them
+    rules: list[tuple] = []
+    if min_len <= 1:
+        rules = [
+            (code, (), c, enc.n, c) for code, c in enumerate(enc.item_counts) if c / enc.n + 1e-12 >= min_confidence
+        ]
+    if max_len is not None and max_len < 2:
+        return rules
+    options: dict[str, Any] = {} if max_len is None else {"zmax": max_len}
+    # pyfim 6.28 leaves out every itemset found in all the baskets it is given (a => b when a and b
+    # are in every basket): one empty basket more keeps them, and changes no count of a rule with
+    # an antecedent. Asked for slightly less confidence than wanted: the exact cut is made on counts.
+    return rules + fim.fpgrowth(
+        [*enc.transactions, []],
+        target="r",
+        supp=-enc.min_count,  # negative: an absolute number of baskets
+        conf=max(min_confidence * 100 - 1e-6, 0.0),
+        zmin=max(min_len, 2),
+        report="abh",
+        mode="o",  # a rule's support is that of antecedent and consequent together, as in arules
+        **options,
+    )
 
 
-def frequent_itemsets(
-    baskets: pd.DataFrame,
-    min_support: float,
-    algorithm: str = "fpgrowth",
-    max_len: int | None = None,
-) -> tuple[dict[frozenset, int], int]:
-    """Frequent itemsets of a long ``(basket_id, item)`` frame.
-
-    Returns ``(counts, n_baskets)`` where ``counts`` maps each frequent itemset
-    (frozenset of items) to the number of baskets holding it. Duplicate
-    (basket, item) rows count once.
-
-    Items below the support threshold cannot be in a frequent itemset, so they are left
-    out before mining (baskets holding none of the frequent items still count in
-    ``n_baskets``). FP-growth mines the distinct baskets with their multiplicities (see
-    :func:`_fpgrowth_counts`); Apriori is mlxtend's ``apriori()`` on the one-hot matrix.
-    Both give the same counts.
-    """
+def _apriori_rules(enc: _Encoded, min_confidence: float, min_len: int, max_len: int | None) -> list[tuple]:
+    """mlxtend's Apriori for the frequent itemsets; rules (as :func:`_pyfim_rules`) generated from their counts."""
     from mlxtend.frequent_patterns import apriori
 
-    require_columns(baskets, ("basket_id", "item"), "baskets")
-    if not 0 < min_support <= 1:
-        raise ValueError("min_support must be in (0, 1]")
-    if algorithm not in ("fpgrowth", "apriori"):
-        raise ValueError(f"algorithm must be 'fpgrowth' or 'apriori', got {algorithm!r}")
-    if max_len is not None and max_len < 1:
-        raise ValueError("max_len must be at least 1")
-    b = baskets[["basket_id", "item"]].dropna()
-    basket_codes, basket_values = pd.factorize(b["basket_id"], sort=False)
-    item_codes, item_values = pd.factorize(b["item"], sort=False)
-    n = len(basket_values)
-    if n == 0:
-        raise ValueError("baskets is empty")
-    # a boolean matrix: a (basket, item) pair given twice is one True, so no de-duplication pass
-    everything = sparse.csr_matrix(
-        (np.ones(len(item_codes), dtype=bool), (basket_codes, item_codes)), shape=(n, len(item_values)), dtype=bool
+    m = len(enc.transactions)
+    onehot = np.zeros((m, len(enc.items)), dtype=bool)
+    for row, codes in enumerate(enc.transactions):
+        onehot[row, list(codes)] = True
+    # mlxtend compares float supports; mine slightly below and filter on counts
+    table = apriori(
+        pd.DataFrame(onehot, columns=range(len(enc.items))),
+        min_support=min(max(enc.min_count - 0.5, 0.5) / m, 1.0),
+        max_len=max_len,
     )
-    min_count = math.ceil(min_support * n - 1e-9)
-    item_counts = np.asarray(everything.sum(axis=0)).ravel()
-    frequent = np.flatnonzero(item_counts >= min_count)
-    if not len(frequent):
-        return {}, n
-    frequent = sorted(frequent.tolist(), key=lambda i: (str(type(item_values[i])), item_values[i]))
-    items = [item_values[i] for i in frequent]
-    matrix = everything[:, frequent]
-    if algorithm == "fpgrowth":
-        found = _fpgrowth_counts(matrix, min_count, max_len)
-    else:
-        rows = matrix[np.asarray(matrix.sum(axis=1)).ravel() > 0]
-        onehot = pd.DataFrame(rows.toarray(), columns=range(len(items)))
-        m = len(onehot)
-        # mlxtend compares float supports; mine slightly below and filter on counts
-        table = apriori(onehot, min_support=min(max(min_count - 0.5, 0.5) / m, 1.0), max_len=max_len)
-        found = {
-            tuple(itemset): int(round(support * m))
-            for support, itemset in zip(table["support"].to_numpy(), table["itemsets"], strict=True)
-        }
-    return {frozenset(items[i] for i in key): c for key, c in found.items() if c >= min_count}, n
+    counts = {
+        frozenset(itemset): int(round(support * m))
+        for support, itemset in zip(table["support"].to_numpy(), table["itemsets"], strict=True)
+    }
+    counts = {itemset: c for itemset, c in counts.items() if c >= enc.min_count}
+    rules = []
+    for itemset, c_xy in counts.items():
+        if len(itemset) < min_len:
+            continue
+        for y in itemset:
+            x = itemset - {y}
+            c_x = counts[x] if x else enc.n
+            if c_xy / c_x + 1e-12 >= min_confidence:
+                rules.append((y, tuple(x), c_xy, c_x, counts[frozenset([y])]))
+    return rules
 
 
 def association_rules_for(
@@ -196,79 +171,113 @@ def association_rules_for(
     Parameters
     ----------
     baskets
-        Long frame with ``basket_id`` and ``item`` (one row per item in a basket).
+        Long frame with ``basket_id`` and ``item`` (one row per item in a basket;
+        a pair given twice counts once).
     min_support, min_confidence
         Fractions in (0, 1] and [0, 1].
     algorithm
-        ``'fpgrowth'`` (default, fast) or ``'apriori'``; both give the same rules.
+        ``'fpgrowth'`` (default: pyfim's compiled FP-growth) or ``'apriori'``
+        (mlxtend); both give the same rules.
     max_len, min_len
-        Bounds on the number of items in the whole rule; ``min_len=1`` (as in
-        arules) includes ``{} => item`` rules.
+        Bounds on the number of items in the whole rule; ``max_len=None`` (default)
+        is no bound; ``min_len=1`` (as in arules) includes ``{} => item`` rules.
 
     Returns
     -------
-    DataFrame with ``antecedents`` (tuple of items, sorted), ``consequent``
+    DataFrame with ``antecedents`` (tuple of items, in text order), ``consequent``
     (one item), ``support``, ``confidence``, ``lift``, ``leverage``,
     ``conviction`` (inf when confidence is 1) and ``count`` (baskets holding
     the whole rule), sorted by confidence, lift, support (descending) and then
-    by the text of the items, so the order is deterministic.
+    by the items' text order, so the order is deterministic.
 
     Raises
     ------
     ValueError
-        Missing columns, empty baskets, or thresholds out of range.
+        Missing columns, empty baskets, unknown algorithm, or thresholds out of range.
     """
+    if algorithm not in RULE_ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {', '.join(RULE_ALGORITHMS)}, got {algorithm!r}")
     if not 0 <= min_confidence <= 1:
         raise ValueError("min_confidence must be in [0, 1]")
     if min_len < 1:
         raise ValueError("min_len must be at least 1")
-    counts, n = frequent_itemsets(baskets, min_support, algorithm, max_len)
-    rows = []
-    eps = 1e-12
-    for itemset, c_xy in counts.items():
-        if len(itemset) < min_len:
-            continue
-        for y in itemset:
-            x = itemset - {y}
-            c_x = counts[x] if x else n
-            conf = c_xy / c_x
-            if conf + eps < min_confidence:
-                continue
-            s_y = counts[frozenset([y])] / n
-            s_xy = c_xy / n
-            s_x = c_x / n
-            rows.append(
-                (
-                    tuple(sorted(x, key=str)),
-                    y,
-                    s_xy,
-                    conf,
-                    conf / s_y,
-                    s_xy - s_x * s_y,
-                    (1 - s_y) / (1 - conf) if conf < 1 else math.inf,
-                    c_xy,
-                )
-            )
-    out = pd.DataFrame(rows, columns=list(RULE_COLUMNS))
-    if out.empty:
-        return out
-    out["_key"] = out["antecedents"].map(lambda t: "\x1f".join(map(str, t))) + "\x1e" + out["consequent"].astype(str)
-    out = out.sort_values(["confidence", "lift", "support", "_key"], ascending=[False, False, False, True])
-    return out.drop(columns="_key").reset_index(drop=True)
+    if max_len is not None and max_len < 1:
+        raise ValueError("max_len must be at least 1")
+    enc = _Encoded(baskets, min_support)
+    if not enc.items or (max_len is not None and max_len < min_len):
+        return pd.DataFrame(columns=list(RULE_COLUMNS))
+    mine = _pyfim_rules if algorithm == "fpgrowth" else _apriori_rules
+    return _rules_frame(mine(enc, min_confidence, min_len, max_len), enc, min_confidence)
+
+
+def _rules_frame(rules: list[tuple], enc: _Encoded, min_confidence: float) -> pd.DataFrame:
+    """The output frame from (consequent, antecedent codes, rule count, antecedent count, consequent count)."""
+    if not rules:
+        return pd.DataFrame(columns=list(RULE_COLUMNS))
+    m = len(rules)
+
+    def column(k: int) -> np.ndarray:  # one field of every rule; much faster than zip(*rules)
+        return np.fromiter(map(itemgetter(k), rules), dtype=np.int64, count=m)
+
+    head, c_xy, c_x, c_y = column(0), column(2), column(3), column(4)
+    bodies = list(map(itemgetter(1), rules))
+    sizes = np.fromiter(map(len, bodies), dtype=np.int64, count=m)
+    keep = c_xy / c_x + 1e-12 >= min_confidence
+    n = enc.n
+    support, confidence, s_x, s_y = c_xy / n, c_xy / c_x, c_x / n, c_y / n
+    lift = confidence / s_y
+    with np.errstate(divide="ignore", invalid="ignore"):  # confidence 1: inf, chosen below
+        conviction = np.where(c_xy < c_x, (1 - s_y) / (1 - confidence), np.inf)
+
+    # antecedent codes sorted within each rule, in one flat array
+    row = np.repeat(np.arange(m, dtype=np.int64), sizes)
+    flat = np.fromiter(itertools.chain.from_iterable(bodies), dtype=np.int64, count=int(sizes.sum()))
+    flat = np.sort(row * len(enc.items) + flat) % len(enc.items)  # rows stay in place, codes sorted within each
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    # to sort rules on their antecedents: code + 1 at each position (0 past the end, so a prefix comes
+    # first), several positions packed into one int64 key, the first position in the highest bits
+    bits = len(enc.items).bit_length()
+    per_key = max(63 // bits, 1)
+    width = int(sizes.max())
+    packed = np.zeros((m, -(-max(width, 1) // per_key)), dtype=np.int64)
+    for j in range(width):
+        longer = np.flatnonzero(sizes > j)
+        packed[longer, j // per_key] |= (flat[starts[longer] + j] + 1) << (bits * (per_key - 1 - j % per_key))
+    # np.lexsort sorts on its last key first: confidence, lift, support (descending), then the
+    # antecedent's items in text order, then the consequent's
+    order = np.lexsort([head, *packed.T[::-1], -support, -lift, -confidence])
+    order = order[keep[order]]
+
+    items = enc.items
+    named = tuple(items[i] for i in flat.tolist())
+    antecedents = np.empty(m, dtype=object)
+    antecedents[:] = list(map(named.__getitem__, map(slice, starts.tolist(), (starts + sizes).tolist())))
+    return pd.DataFrame(
+        {
+            "antecedents": antecedents[order],
+            "consequent": [items[i] for i in head[order].tolist()],
+            "support": support[order],
+            "confidence": confidence[order],
+            "lift": lift[order],
+            "leverage": (support - s_x * s_y)[order],
+            "conviction": conviction[order],
+            "count": c_xy[order],
+        }
+    )
 
 
 # ---------------------------------------------------------------------------
 # baskets from the standard lines frame
 # ---------------------------------------------------------------------------
 def purchased_lines(lines: pd.DataFrame, orders: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The lines that are purchases: quantity > 0 (not returns) and, with ``orders``, of
-    ``paid`` orders only (cancelled, pending and fully returned orders are left out)."""
+    """The lines that are purchases: quantity > 0 (not returns) and, with ``orders``
+    (``order_id``, ``total``, ``status``), of purchases only as :func:`.money.order_amounts`
+    defines them (cancelled, pending and fully returned orders and credit notes are left out)."""
     require_columns(lines, ("order_id", "quantity"), "lines")
     ln = lines[pd.to_numeric(lines["quantity"], errors="coerce") > 0]
     if orders is not None:
-        require_columns(orders, ("order_id", "status"), "orders")
-        paid = orders["status"].astype(object).str.lower().eq("paid").to_numpy(dtype=bool)
-        ln = ln[ln["order_id"].isin(orders["order_id"].to_numpy()[paid])]
+        purchase = order_amounts(orders, lines if "unit_price" in lines.columns else None)["purchase"]
+        ln = ln[ln["order_id"].isin(orders["order_id"].to_numpy()[purchase.to_numpy(dtype=bool)])]
     return ln
 
 
@@ -279,6 +288,7 @@ def _baskets_from_lines(lines: pd.DataFrame, item_col: str, orders: pd.DataFrame
     require_columns(lines, (key, item_col, "quantity", "order_id"), "lines")
     ln = purchased_lines(lines, orders)
     out = ln[[key, item_col]].dropna()
+    out = out[out[item_col].ne("").to_numpy(dtype=bool)]  # a blank text (no category) is no item
     out = out.iloc[unique_pairs(out[key], out[item_col])]
     out.columns = ["basket_id", "item"]
     return out.reset_index(drop=True)
@@ -290,7 +300,8 @@ def product_baskets(
     """Long ``(basket_id, item)`` frame of products bought together.
 
     Takes the standard lines frame; lines with quantity <= 0 (returns) are
-    dropped, and with ``orders`` given only lines of ``paid`` orders are kept.
+    dropped, and with ``orders`` given only lines of purchases are kept
+    (see :func:`purchased_lines`).
     ``basket='order'`` makes one basket per order, ``'customer'`` one per
     customer (for shops where repeat purchases matter more than single carts).
     """

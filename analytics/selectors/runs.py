@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
@@ -42,6 +42,13 @@ class RunQuality:
     rules: dict[str, int]
     customers: int | None
     notes: dict[str, str]
+    rule_params: dict[str, Any] = field(default_factory=dict)  # what the rules were mined with
+
+    @property
+    def rule_min_support(self) -> float | None:
+        """The support the product rules were mined at (the category rules' when there were no products)."""
+        p = self.rule_params
+        return p.get("product_min_support", p.get("category_min_support"))
 
     @property
     def forecast_beats_naive(self) -> bool | None:
@@ -72,6 +79,7 @@ def run_quality(run: AnalysisRun) -> RunQuality:
         holdout_predicted=holdout.get("predicted_purchases"),
         holdout_actual=holdout.get("actual_purchases"),
         rules=(s.get("rules") or {}).get("count") or {},
+        rule_params=(s.get("rules") or {}).get("params") or {},
         customers=s.get("customers"),
         notes=s.get("notes") or {},
     )

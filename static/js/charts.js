@@ -33,7 +33,7 @@
     var currency = canvas.dataset.currency || "";
     var labels = [], index = {};
     function add(points) { points.forEach(function (p) { if (!(p.x in index)) { index[p.x] = labels.length; labels.push(p.x); } }); }
-    add(data.history); add(data.mean);
+    add(data.history); if (data.partial) { add([data.partial]); } add(data.mean);
     function series(points) {
       var out = labels.map(function () { return null; });
       points.forEach(function (p) { out[index[p.x]] = p.y; });
@@ -41,6 +41,9 @@
     }
     var history = series(data.history);
     var mean = series(data.mean);
+    // the period the data ends inside of: its actual so far, a hollow point apart from the line
+    // (drawn as part of the line it would look like a collapse)
+    var partial = data.partial ? series([data.partial]) : null;
     // join the forecast to the last actual so the line is continuous
     if (data.history.length && data.mean.length) { mean[index[data.history[data.history.length - 1].x]] = data.history[data.history.length - 1].y; }
     var d = canvas.dataset;
@@ -55,7 +58,9 @@
           { label: d.lBand80 || "80%", data: series(data.hi80), borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: "rgba(37,99,235,.22)" },
           { label: d.lForecast || "Forecast", data: mean, borderColor: "#2563eb", borderDash: [6, 4], borderWidth: 2, pointRadius: 0, fill: false },
           { label: d.lHistory || "Actual", data: history, borderColor: "#102a43", borderWidth: 1.6, pointRadius: 0, fill: false }
-        ]
+        ].concat(partial ? [
+          { label: d.lPartial || "So far", data: partial, showLine: false, borderColor: "#d97706", backgroundColor: "#fff", borderWidth: 2.5, pointStyle: "rectRot", pointRadius: 6, pointHoverRadius: 8, fill: false }
+        ] : [])
       },
       options: {
         maintainAspectRatio: false, spanGaps: false, interaction: { mode: "index", intersect: false },

@@ -75,8 +75,10 @@ def test_analyze_json_prints_every_part_of_the_summary(analysed):
     assert {"mae", "mase", "smape"} <= forecast["seasonal_naive_error"].keys()
     clv = s["clv"]
     assert clv["ok"] is True and clv["time_unit"] == "days"
-    assert set(clv["bgnbd"]) == {"r", "alpha", "a", "b"} and set(clv["gamma_gamma"]) == {"p", "q", "v"}
+    assert clv["model"] == "mbgnbd" and {"r", "alpha", "a", "b"} <= set(clv["fit"])
+    assert set(clv["gamma_gamma"]) == {"p", "q", "v"}
     assert clv["customers_scored"] > 0 and clv["holdout"]["days"] == 56
+    assert set(clv["holdout"]["errors"]) >= {"model", "own_rate", "nothing"}
     assert set(s["timings"]) >= {"load", "features", "rfm", "clusters", "clv", "rules", "forecast", "save"}
 
 

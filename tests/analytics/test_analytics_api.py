@@ -309,7 +309,12 @@ def test_forecasts_filter_by_metric_frequency_and_segment(demo, clients):
     assert len(rows) == 1
     stored = Forecast.unscoped.get(pk=rows[0]["id"])
     assert stored.run == demo.run and stored.segment is None and rows[0]["model_name"] == stored.model_name
-    assert rows[0]["backtest"]["mase"] == stored.backtest["mase"] and len(rows[0]["points"]) == 28
+    assert rows[0]["backtest"]["mase"] == stored.backtest["mase"]
+    # the day the data ends in comes first, flagged, with its actual so far; then 28 whole days
+    partial, *whole = rows[0]["points"]
+    assert partial["partial"] is True and partial["date"] == "2026-02-28" and partial["so_far"] > 0
+    assert len(whole) == 28 and not any(p.get("partial") for p in whole)
+    assert stored.history[-1][0] == "2026-02-27"
     for point in rows[0]["points"]:
         assert point["lo95"] <= point["lo80"] <= point["mean"] <= point["hi80"] <= point["hi95"]
     segment_rows = clients.viewer.get("/api/v1/forecasts/?freq=W").json()["results"]
@@ -346,8 +351,12 @@ def test_the_profile_shows_the_stored_score(demo, clients):
     assert predictions["expected_30"] == score.expected_30 and predictions["expected_365"] == score.expected_365
     assert predictions["clv_12m"] == str(score.clv_12m)
     assert predictions["next_order_date"] == score.next_order_date.isoformat()
-    assert predictions["churn_risk"] == score.churn_risk and "likely to still be" in predictions["churn_explanation"]
-    assert body["cluster"]["number"] == score.cluster and body["cluster"]["name"] == f"Cluster {score.cluster + 1}"
+    assert predictions["churn_risk"] == score.churn_risk
+    assert "chance of still being active" in predictions["churn_explanation"]
+    assert predictions["expected_spend"] == str(score.expected_spend) and predictions["model"] == "mbgnbd"
+    cluster = Segment.unscoped.get(run=demo.run, key=f"cluster:{score.cluster}")
+    assert body["cluster"]["number"] == score.cluster and body["cluster"]["name"] == cluster.name
+    assert not cluster.name.startswith("Cluster")  # a name that says what the cluster is
     kinds = {s["kind"]: s for s in body["segments"]}
     assert kinds[SegmentKind.RFM]["name"] == score.rfm_group
     assert kinds[SegmentKind.RFM]["reason"] == f"R{score.r_score} F{score.f_score} M{score.m_score}"

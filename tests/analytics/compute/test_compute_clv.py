@@ -63,28 +63,90 @@ def test_gamma_gamma_reproduces_published_estimates(cdnow_summary: pd.DataFrame)
     assert abs(gg.frequency_monetary_corr) < 0.2  # the model's independence assumption
 
 
-def test_clv_analysis_and_holdout(cdnow_summary: pd.DataFrame) -> None:
-    res = clv.clv_analysis(cdnow_summary, monthly_discount_rate=0.01)
-    assert res.ok and res.time_unit == "weeks" and res.repeat_customers == 946
+def test_mbgnbd_reproduces_btydplus_estimates(cdnow_summary: pd.DataFrame) -> None:
+    # MBG/NBD (Batislam, Denizel & Filiztekin 2007) on the same CDNOW summary, in weeks:
+    # r = 0.525, alpha = 6.183, a = 0.891, b = 1.614 (BTYDplus; lifetimes' test_params_out_is_close_to_BTYDplus)
+    mbg = clv.fit_mbgnbd(cdnow_summary["frequency"], cdnow_summary["recency"], cdnow_summary["T"])
+    assert mbg.converged and mbg.model == "mbgnbd" and clv.degenerate_reason(mbg) == ""
+    assert [mbg.r, mbg.alpha, mbg.a, mbg.b] == pytest.approx([0.525, 6.183, 0.891, 1.614], abs=0.002)
+
+
+def test_clv_analysis_figures_agree(cdnow_summary: pd.DataFrame) -> None:
+    res = clv.clv_analysis(cdnow_summary)
+    assert res.ok and res.model == "mbgnbd" and res.time_unit == "weeks" and res.repeat_customers == 946
     c = res.customers
     assert c is not None and len(c) == 2357
-    assert ((c["p_alive"] > 0) & (c["p_alive"] <= 1)).all()
-    assert (c["p_alive"][cdnow_summary["frequency"] == 0] == 1).all()
+    assert ((c["p_alive"] >= 0) & (c["p_alive"] <= 1)).all()
+    assert (c["churn"] == (1 - c["p_alive"]).round(2)).all()
     assert (c["expected_purchases_30d"] <= c["expected_purchases_90d"]).all()
-    assert (c["expected_purchases_90d"] <= c["expected_purchases_365d"]).all()
+    assert (c["expected_purchases_90d"] <= c["expected_purchases_365d"] + 0.005).all()
+    # the value is the product of its two shown factors, to the cent
+    product = (c["expected_purchases_365d"] * 100).round() * (c["expected_average_value"] * 100).round()
+    assert (np.floor((product + 50) // 100) / 100 == c["clv"]).all()
     assert (c["clv"] >= 0).all() and c["clv"].sum() > 0
-    assert (c["next_order_date"] > pd.Timestamp("1997-09-30")).all()
-    # customer 1 bought recently and often: more valuable than a one-off buyer
-    one_off = cdnow_summary.index[cdnow_summary["frequency"] == 0][0]
+    # a next order only for the more-likely-than-not, within the 12 months
+    dated = c["next_order_date"].notna()
+    assert (c.loc[dated, "p_alive"] > 0.5).all() and (c.loc[dated, "next_order_in_days"] <= 365).all()
+    assert c.loc[c["p_alive"] <= 0.5, "next_order_date"].isna().all()
+    assert (c.loc[dated, "expected_purchases_365d"] >= 0.5).all()
+    # MBG/NBD: a one-time buyer is less likely to be active the longer ago they bought (BG/NBD says 1)
+    once = cdnow_summary["frequency"] == 0
+    by_age = c.loc[once, "p_alive"].to_numpy()[np.argsort(cdnow_summary.loc[once, "T"].to_numpy(), kind="stable")]
+    assert (np.diff(by_age) <= 0).all() and by_age.max() < 1
+    one_off = cdnow_summary.index[once][0]
     assert c.loc[1, "clv"] > c.loc[one_off, "clv"]
+    bg = clv.clv_analysis(cdnow_summary, model="bgnbd")
+    assert (bg.customers.loc[once, "p_alive"] == 1).all()
 
-    hv = clv.holdout_validation(cdnow_summary, res.bgnbd)
+
+def test_holdout_check_beats_both_baselines_on_cdnow(cdnow_summary: pd.DataFrame) -> None:
+    check = clv.calibration_check(cdnow_summary, model="bgnbd")
+    assert check.fallback == "" and check.degenerate == ""
+    hv = check.validation
     assert hv.time_unit == "weeks" and hv.duration == pytest.approx(39.0)
+    e = hv.errors
+    assert e["nothing"].predicted_total == 0 and e["nothing"].mae == pytest.approx(hv.actual_total / 2357)
+    # per-customer RMSE in repeat purchases over 39 weeks: the model 1.61, own past rate 2.21, nothing 2.21
+    assert e["model"].rmse < 0.75 * min(e["own_rate"].rmse, e["nothing"].rmse)
+    assert hv.beats_baselines
     # the model tracks the holdout: total repeat purchases within 15 %,
     # and conditional expectations rise with calibration frequency like the actuals
     assert hv.predicted_total == pytest.approx(hv.actual_total, rel=0.15)
     assert hv.by_frequency["predicted"].is_monotonic_increasing
     assert np.corrcoef(hv.by_frequency["actual"], hv.by_frequency["predicted"])[0, 1] > 0.95
+
+
+def test_degenerate_fit_falls_back_to_the_nbd() -> None:
+    # Nobody ever drops out: steady Poisson buyers, Gamma(2, 60 days) rates, a year each. The BG/NBD
+    # optimum runs to "no dropout" (here a = 1.2e-07, b = 12,841), the pattern seen on the demo shop.
+    rng = np.random.default_rng(0)
+    n, T = 1500, 365.0
+    lam = rng.gamma(2.0, 1 / 60.0, n)
+    x, tx = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        t = rng.exponential(1 / lam[i])
+        while t < T:
+            x[i], tx[i] = x[i] + 1, t
+            t += rng.exponential(1 / lam[i])
+    summary = pd.DataFrame({"frequency": x, "recency": tx, "T": T})
+    summary["monetary_value"] = np.where(x > 0, rng.uniform(10, 30, n), 0.0)
+    summary["mean_value"] = 20.0
+    fit = clv.fit_bgnbd(x, tx, np.full(n, T), time_unit="days")
+    assert "at a bound" in clv.degenerate_reason(fit)
+    res = clv.clv_analysis(summary, time_unit="days", model="bgnbd")
+    assert res.ok and res.model == "nbd" and res.fallback == "degenerate_fit" and "bgnbd" in res.fallback_detail
+    c = res.customers
+    # the NBD cannot tell who has stopped: no chance still active, no next order; the value still multiplies
+    assert c["p_alive"].isna().all() and c["next_order_date"].isna().all()
+    assert (c["clv"] > 0).all()
+    expected = (res.nbd.r + x) / (res.nbd.alpha + T) * 365
+    assert c["expected_purchases_365d"].to_numpy() == pytest.approx(np.round(expected, 2))
+
+
+def test_caller_fallback_when_the_holdout_is_no_better(cdnow_summary: pd.DataFrame) -> None:
+    res = clv.clv_analysis(cdnow_summary, fallback="holdout_no_better", fallback_detail="RMSE not below")
+    assert res.ok and res.model == "nbd" and res.fallback == "holdout_no_better"
+    assert res.fit is not None and res.fit.model == "mbgnbd"  # still reported
 
 
 def test_guard_falls_back_with_reason() -> None:
@@ -126,7 +188,7 @@ def test_synthetic_fit_is_deterministic_and_recovers_parameters() -> None:
                 break
     first = clv.fit_bgnbd(x, tx, np.full(n, T))
     second = clv.fit_bgnbd(x, tx, np.full(n, T))
-    assert first == second
+    assert first == second and clv.degenerate_reason(first) == ""
     assert first.r == pytest.approx(0.8, rel=0.15)
     assert first.alpha == pytest.approx(6.0, rel=0.2)
     assert first.a == pytest.approx(1.0, rel=0.3)

@@ -138,7 +138,8 @@ def test_credit_note_is_subtracted_from_spend_and_is_no_purchase() -> None:
 
 def test_partial_refund_never_exceeds_the_sale() -> None:
     orders = pd.DataFrame(
-        [("o1", "c1", ts("2024-01-01"), 8.0, "paid")], columns=["order_id", "customer_id", "placed_at", "total", "status"]
+        [("o1", "c1", ts("2024-01-01"), 8.0, "paid")],
+        columns=["order_id", "customer_id", "placed_at", "total", "status"],
     )
     lines = pd.DataFrame(
         [("o1", "c1", "A", "Tea", "X", 1, 10.0), ("o1", "c1", "A", "Tea", "X", -1, 10.0)],

@@ -86,23 +86,77 @@ def test_next_best_offers() -> None:
     pd.testing.assert_frame_equal(ann.reset_index(drop=True), next_best_offers(rules, frame, top_n=2))
 
 
-def test_baskets_from_lines() -> None:
+def test_baskets_from_lines_keep_purchases_only() -> None:
+    # the frames the selectors build: product ids are integers, texts are categorical with
+    # "" for a product without a category; the money convention of ADR 0007 for the orders
     lines = pd.DataFrame(
         {
-            "order_id": ["o1", "o1", "o1", "o2", "o3"],
-            "customer_id": ["c1", "c1", "c1", "c2", "c2"],
-            "product_id": ["p1", "p2", "p3", "p1", "p2"],
-            "category": ["Coffee", "Coffee", "Tea", "Coffee", "Coffee"],
-            "quantity": [1, 2, -1, 1, 1],
+            "order_id": [1, 1, 1, 2, 3, 4, 5, 6, 6],
+            "customer_id": [10, 10, 10, 20, 20, 20, 30, 30, 30],
+            "product_id": [101, 102, 103, 101, 102, 101, 101, 104, 101],
+            "category": pd.Categorical(
+                ["Coffee", "Coffee", "Tea", "Coffee", "Coffee", "Coffee", "Coffee", "", "Coffee"]
+            ),
+            "quantity": [1, 2, -1, 1, 1, -1, 1, 1, -1],
+            "unit_price": [5.0, 4.0, 3.0, 5.0, 4.0, 5.0, 5.0, 2.0, 5.0],
         }
     )
-    orders = pd.DataFrame({"order_id": ["o1", "o2", "o3"], "status": ["paid", "paid", "cancelled"]})
+    orders = pd.DataFrame(
+        {
+            "order_id": [1, 2, 3, 4, 5, 6],
+            # 3 cancelled, 4 a credit note, 5 a sale returned in full; 6 a sale partly refunded
+            "status": ["paid", "paid", "cancelled", "returned", "returned", "paid"],
+            "total": [13.0, 5.0, 4.0, -5.0, 5.0, 7.0],
+        }
+    )
     pb = product_baskets(lines, orders)
-    assert sorted(map(tuple, pb.to_numpy())) == [("o1", "p1"), ("o1", "p2"), ("o2", "p1")]
+    assert sorted(map(tuple, pb.to_numpy().tolist())) == [(1, 101), (1, 102), (2, 101), (6, 104)]
+    cb = category_baskets(lines, orders)  # product 104 has no category: no item
+    assert sorted(map(tuple, cb.to_numpy().tolist())) == [(1, "Coffee"), (2, "Coffee")]
     cb = category_baskets(lines, basket="customer")
-    assert sorted(map(tuple, cb.to_numpy())) == [("c1", "Coffee"), ("c2", "Coffee")]
+    assert sorted(map(tuple, cb.to_numpy().tolist())) == [(10, "Coffee"), (20, "Coffee"), (30, "Coffee")]
     with pytest.raises(ValueError, match="quantity"):
         product_baskets(lines.drop(columns="quantity"))
+    with pytest.raises(ValueError, match="total"):
+        product_baskets(lines, orders.drop(columns="total"))
+
+
+def test_empty_antecedent_counts_every_basket() -> None:
+    # 10 baskets, "a" in 6; the other 4 hold only rare items, below the support threshold
+    baskets = _long([["a", "b"]] * 3 + [["a"]] * 3 + [["x"], ["y"], ["z"], ["w"]])
+    rules = association_rules_for(baskets, 0.3, 0.5)
+    by_rule = {(r.antecedents, r.consequent): r for r in rules.itertuples()}
+    assert by_rule[((), "a")].confidence == pytest.approx(0.6)  # 6 of 10, not 6 of the 6 mined
+    assert by_rule[((), "a")].count == 6
+    assert ((), "b") not in by_rule  # 3 of 10 < 0.5
+    assert by_rule[(("b",), "a")].lift == pytest.approx(1 / 0.6)
+
+
+def test_max_len_bounds_the_whole_rule() -> None:
+    baskets = _long([["a", "b", "c", "d"]] * 4 + [["a", "b"]] * 2)
+    unlimited = association_rules_for(baskets, 0.5, 0.5, min_len=2)
+    assert unlimited["antecedents"].map(len).max() == 3  # {a, b, c} => d: no limit by default
+    # a and b are in every basket: pyfim alone would leave a => b out
+    assert {(("a",), "b"), (("b",), "a")} <= {(r.antecedents, r.consequent) for r in unlimited.itertuples()}
+    for algorithm in ("fpgrowth", "apriori"):
+        two = association_rules_for(baskets, 0.5, 0.5, algorithm=algorithm, max_len=2, min_len=2)
+        assert set(two["antecedents"].map(len)) == {1}
+        pd.testing.assert_frame_equal(
+            two, unlimited[unlimited["antecedents"].map(len) == 1].reset_index(drop=True), check_dtype=False
+        )
+    assert association_rules_for(baskets, 0.5, 0.5, max_len=1, min_len=2).empty
+    with pytest.raises(ValueError, match="max_len"):
+        association_rules_for(baskets, 0.5, 0.5, max_len=0)
+
+
+def test_order_does_not_depend_on_the_order_of_the_rows() -> None:
+    rows = TOY.sample(frac=1.0, random_state=3)
+    pd.testing.assert_frame_equal(association_rules_for(rows, 0.2, 0.3), association_rules_for(TOY, 0.2, 0.3))
+    # integer items (product ids) stay integers: the services store them as text, offers look them up
+    ints = TOY.assign(item=TOY["item"].map({"bread": 11, "milk": 7, "butter": 30, "coffee": 2}))
+    rules = association_rules_for(ints, 0.4, 0.7, min_len=2)
+    assert rules["consequent"].map(type).eq(int).all()
+    assert {(r.antecedents, r.consequent) for r in rules.itertuples()} >= {((30,), 11)}
 
 
 # --- Groceries: agree with R arules ------------------------------------------------------
@@ -132,16 +186,39 @@ def test_groceries_apriori_equals_fpgrowth(groceries_baskets: pd.DataFrame) -> N
     pd.testing.assert_frame_equal(a, f)
 
 
-def test_groceries_rules_equal_pyfim(groceries_baskets: pd.DataFrame) -> None:
-    """Cross-check every rule (not just the count) against Borgelt's own code."""
-    fim = pytest.importorskip("fim", reason="pyfim is not installed (only needed for this cross-check)")
+@pytest.mark.parametrize("algorithm", ["fpgrowth", "apriori"])
+def test_groceries_rules_equal_pyfim(groceries_baskets: pd.DataFrame, algorithm: str) -> None:
+    """Every rule (not just the count) against Borgelt's own code, called directly; apriori
+    (mlxtend's itemsets, our rule generation) is an engine independent of pyfim."""
+    fim = pytest.importorskip("fim", reason="pyfim is not installed")
     transactions = groceries_baskets.groupby("basket_id")["item"].apply(list).tolist()
     # pyfim: supp and conf in percent; mode 'o' = arules' support definition (body and head)
-    theirs = fim.arules(transactions, supp=0.1, conf=50, mode="o", report="sc")
-    expected = {(frozenset(body), head): (supp, conf) for head, body, supp, conf in theirs}
-    ours = association_rules_for(groceries_baskets, 0.001, 0.5)
-    got = {(frozenset(r.antecedents), r.consequent): (r.support, r.confidence) for r in ours.itertuples()}
+    theirs = fim.arules(transactions, supp=0.1, conf=50, mode="o", report="scl")
+    expected = {(frozenset(body), head): values for head, body, *values in theirs}
+    assert len(expected) == 5668
+    ours = association_rules_for(groceries_baskets, 0.001, 0.5, algorithm=algorithm)
+    got = {(frozenset(r.antecedents), r.consequent): (r.support, r.confidence, r.lift) for r in ours.itertuples()}
     assert got.keys() == expected.keys()
-    for key, (supp, conf) in expected.items():
-        assert got[key][0] == pytest.approx(supp, abs=1e-12)
-        assert got[key][1] == pytest.approx(conf, abs=1e-12)
+    for key, (supp, conf, lift) in expected.items():
+        assert got[key] == pytest.approx((supp, conf, lift), rel=1e-9)
+
+
+def test_groceries_measures_equal_mlxtend(groceries_baskets: pd.DataFrame) -> None:
+    """Lift, leverage and conviction against mlxtend's own association_rules (single consequents)."""
+    from mlxtend.frequent_patterns import association_rules, fpgrowth
+    from mlxtend.preprocessing import TransactionEncoder
+
+    transactions = groceries_baskets.groupby("basket_id")["item"].apply(list).tolist()
+    encoder = TransactionEncoder()
+    onehot = pd.DataFrame(encoder.fit_transform(transactions), columns=encoder.columns_)
+    theirs = association_rules(fpgrowth(onehot, min_support=0.005, use_colnames=True), min_threshold=0.3)
+    theirs = theirs[theirs["consequents"].map(len) == 1]
+    ours = association_rules_for(groceries_baskets, 0.005, 0.3, min_len=2)
+    assert len(ours) == len(theirs) > 100
+    by_rule = {(frozenset(r.antecedents), r.consequent): r for r in ours.itertuples()}
+    for row in theirs.itertuples():
+        mine = by_rule[(frozenset(row.antecedents), next(iter(row.consequents)))]
+        assert (mine.support, mine.confidence, mine.lift, mine.leverage) == pytest.approx(
+            (row.support, row.confidence, row.lift, row.leverage), rel=1e-9
+        )
+        assert mine.conviction == pytest.approx(row.conviction, rel=1e-9) or math.isinf(mine.conviction)

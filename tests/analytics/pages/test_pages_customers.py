@@ -158,7 +158,7 @@ def test_the_profile_shows_features_predictions_with_explanations_orders_and_seg
     assert response.status_code == 200
     for heading in ("Personal", "Behaviour", "Preferences", "Predictions", "Recommended offers", "Segment history"):
         assert heading in body
-    assert "chance of still being active" in body
+    assert "Chance still active" in body and "chance that they are still active" in body
     assert "Champions" in body
     assert 'class="timeline"' in body
 

@@ -79,7 +79,7 @@ def test_members_see_past_runs_with_timing_and_quality(pages, role):
     assert "silhouette" in body
     assert "Calinski" in body and "Davies" in body
     assert "seasonal naive" in body
-    assert "purchases predicted" in body
+    assert "Purchases predicted" in body and "each customer&#x27;s own past rate" in body and "RMSE" in body
     assert "clusters" in body  # a step of the timing
 
 
