@@ -153,7 +153,7 @@ CLV_FALLBACK: dict[str, Promise] = {
 
 # Profile features shown on the customer page and compared on the segment page.
 FEATURE_LABELS: dict[str, Promise] = {
-    "recency_days": gettext_lazy("Days since last order"),
+    "recency_days": gettext_lazy("Days since last purchase"),
     "frequency": gettext_lazy("Purchase days"),
     "orders": gettext_lazy("Purchase orders"),
     "monetary": gettext_lazy("Net spend"),

@@ -46,7 +46,7 @@ FIELDS: dict[str, FieldSpec] = {
     "expected_90": FieldSpec("expected_90", "number", _("Expected orders in 90 days")),
     "frequency": FieldSpec("frequency", "number", _("Purchase days")),
     "monetary": FieldSpec("monetary", "number", _("Net spend")),
-    "recency_days": FieldSpec("recency_days", "number", _("Days since last order")),
+    "recency_days": FieldSpec("recency_days", "number", _("Days since last purchase")),
     "r_score": FieldSpec("r_score", "number", _("Recency score (1-5)")),
     "f_score": FieldSpec("f_score", "number", _("Frequency score (1-5)")),
     "m_score": FieldSpec("m_score", "number", _("Money score (1-5)")),

@@ -20,10 +20,17 @@ Per order (only ``paid`` and ``returned`` orders count, others are all zero):
   ``-quantity * unit_price`` (a partial refund recorded on the order, as Shopify does),
   never more than the sale's ``total``.
 - ``net = gross - refunded``.
-- ``purchase``: a real purchase: a ``paid`` sale with ``total > 0``. Cancellations, credit
-  notes and fully returned sales (status ``returned``) are not purchases: they are not
-  purchase days, not transactions for lifetime value. (The same test in SQL is
-  ``customers.money.purchase_q``.)
+- ``kept``: what is left of a paid sale once the customer's credit notes are taken off
+  their earlier sales, the latest first (a credit note names no sale; the latest earlier
+  ones are the likeliest: an Online Retail ``C`` invoice usually cancels an invoice of
+  minutes or days before). Only with ``customer_id`` and ``placed_at``; 0 for non-sales.
+  A customer's ``kept`` adds up to their ``net`` unless they returned more than they ever
+  bought in the data.
+- ``purchase``: a real purchase: a ``paid`` sale with ``total > 0`` of which something is
+  kept. Cancellations, credit notes, fully returned sales and sales cancelled by a later
+  credit note are not purchases: not purchase days, not transactions for lifetime value,
+  not baskets for rules. Its value for lifetime value is ``kept``. (SQL pages count
+  *orders*, ``customers.money.purchase_q``: every paid sale, whatever came back later.)
 """
 
 from __future__ import annotations
@@ -34,15 +41,16 @@ import pandas as pd
 from ._util import require_columns
 
 COUNTED_STATUSES = frozenset({"paid", "returned"})
-AMOUNT_COLUMNS = ("gross", "refunded", "net", "purchase")
+AMOUNT_COLUMNS = ("gross", "refunded", "net", "kept", "purchase")
 
 
 def order_amounts(orders: pd.DataFrame, lines: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per order (same index as ``orders``): ``gross``, ``refunded``, ``net`` (floats) and ``purchase`` (bool).
+    """Per order (same index as ``orders``): ``gross``, ``refunded``, ``net``, ``kept`` (floats), ``purchase`` (bool).
 
-    ``orders`` needs ``order_id``, ``total``, ``status``; ``lines`` (optional) needs
-    ``order_id``, ``quantity``, ``unit_price`` and supplies the partial refunds of paid
-    sales (without it a paid sale refunds nothing).
+    ``orders`` needs ``order_id``, ``total``, ``status``; with ``customer_id`` and ``placed_at``
+    too, credit notes are taken off the customer's earlier sales (``kept``). ``lines``
+    (optional) needs ``order_id``, ``quantity``, ``unit_price`` and supplies the partial
+    refunds of paid sales (without it a paid sale refunds nothing).
     """
     require_columns(orders, ("order_id", "total", "status"), "orders")
     status = orders["status"].astype("string").str.lower().fillna("")
@@ -65,15 +73,57 @@ def order_amounts(orders: pd.DataFrame, lines: pd.DataFrame | None = None) -> pd
             partial = given_back.reindex(orders["order_id"].to_numpy()).fillna(0.0).to_numpy()
             partial = np.minimum(np.maximum(partial, 0.0), np.maximum(total, 0.0))
             refunded = refunded + np.where(paid & (total > 0), partial, 0.0)
-    net = gross - refunded
+    net = np.round(gross - refunded, 2)
+    sold = paid & (total > 0)
+    kept = np.where(sold, net, 0.0)
+    if credit.any() and {"customer_id", "placed_at"} <= set(orders.columns):
+        kept = _credit_notes_against_sales(orders, kept, sold, np.where(credit, -total, 0.0))
+    kept = np.round(kept, 2)
     # rounded to the cent: totals are cents, and a float sum of cents must not leave 1e-13 residues
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "gross": np.round(gross, 2),
             "refunded": np.round(refunded, 2),
-            "net": np.round(net, 2),
-            "purchase": paid & (total > 0),
+            "net": net,
+            "kept": kept,
+            "purchase": sold & (kept > 0),
         },
         index=orders.index,
     )
-    return out
+
+
+def _credit_notes_against_sales(
+    orders: pd.DataFrame, kept: np.ndarray, sold: np.ndarray, back: np.ndarray
+) -> np.ndarray:
+    """Take each credit note's amount off the same customer's sales before it, the latest first.
+
+    A credit note names no sale it refunds; the latest earlier sales are the likeliest (an
+    Online Retail ``C`` invoice usually cancels an invoice of minutes or days before). What
+    no earlier sale can absorb stays off the customer's net only. Guests are left alone.
+    """
+    kept = kept.copy()
+    customer = orders["customer_id"].to_numpy()
+    has_credit = pd.Series(back > 0) & pd.Series(customer).notna().to_numpy()
+    affected = pd.unique(customer[has_credit.to_numpy()])
+    rows = np.flatnonzero(pd.Series(customer).isin(affected).to_numpy() & (sold | (back > 0)))
+    if not len(rows):
+        return kept
+    placed = pd.to_datetime(orders["placed_at"].to_numpy()[rows], utc=True)
+    # per customer, by time; at the same moment the sale comes before its credit note
+    frame = pd.DataFrame({"row": rows, "customer": customer[rows], "at": placed, "credit": back[rows] > 0})
+    frame = frame.sort_values(["customer", "at", "credit"], kind="stable")
+    for _customer, group in frame.groupby("customer", sort=False):
+        open_sales: list[int] = []  # rows of sales with value left, oldest first
+        for row, is_credit in zip(group["row"].to_numpy(), group["credit"].to_numpy(), strict=True):
+            if not is_credit:
+                open_sales.append(row)
+                continue
+            amount = back[row]
+            while amount > 0.005 and open_sales:
+                latest = open_sales[-1]
+                taken = min(amount, kept[latest])
+                kept[latest] -= taken
+                amount -= taken
+                if kept[latest] <= 0.005:
+                    open_sales.pop()
+    return kept

@@ -237,14 +237,15 @@ def _run_clv(
     result: AnalysisResult, orders: pd.DataFrame, lines: pd.DataFrame, params: PipelineParams, as_of: pd.Timestamp
 ) -> None:
     """Lifetime value from real purchases only (money.order_amounts: paid, not refunded in full),
-    each worth its net; cancellations, credit notes and full returns are no purchase days.
+    each worth what the customer kept of it (credit notes taken off the latest earlier sales);
+    cancellations, credit notes, full returns and cancelled sales are no purchase days.
 
     First the holdout check (fit up to ``calibration_end``, compare with what happened after),
     whose verdict may send the predictions to the fallback model; then the fit on all the data.
     """
     amounts = money_mod.order_amounts(orders, lines)
     keep = amounts["purchase"].to_numpy(dtype=bool) & orders["customer_id"].notna().to_numpy()
-    tx = orders.loc[keep, ["customer_id", "placed_at"]].assign(value=amounts.loc[keep, "net"].to_numpy(dtype=float))
+    tx = orders.loc[keep, ["customer_id", "placed_at"]].assign(value=amounts.loc[keep, "kept"].to_numpy(dtype=float))
     calibration_end = as_of - pd.Timedelta(days=1)
     cal_end = (
         pd.Timestamp(params.calibration_end)
