@@ -122,7 +122,7 @@ PREDICTION_HELP: dict[str, Promise] = {
     ),
     "churn": gettext_lazy(
         "Churn risk: the chance that they have stopped, 100% minus the chance still active "
-        "(high above 70%, medium above 40%, low otherwise)."
+        "(high from 50%: as likely gone as not; medium above 20%; low otherwise)."
     ),
     "expected_purchases": gettext_lazy(
         "Expected purchases: how many days with a purchase the model expects from them in the next 12 months, "

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics import frames
+from analytics.compute import clv as clv_mod
 from analytics.compute import pipeline
 from analytics.models import (
     AnalysisRun,
@@ -603,25 +604,18 @@ def _store_scores(*, run: AnalysisRun, result, feats: pd.DataFrame, clv: pd.Data
     _insert_rows(CustomerScore, pd.DataFrame(columns), json_fields=["features", "recommendations"])
 
 
-def churn_risk(*, p_alive: float | None, rfm_group: str) -> str:
-    """low / medium / high from the churn risk 1 - p_alive (above 0.7 high, above 0.4 medium), p_alive
-    being the purchase model's chance still active; from the RFM group when the run has no p_alive."""
-    if p_alive is not None and not (isinstance(p_alive, float) and math.isnan(p_alive)):
-        if p_alive < 0.3:
-            return "high"
-        if p_alive < 0.6:
-            return "medium"
-        return "low"
-    if not rfm_group:
-        return ""
-    return CHURN_FROM_RFM.get(rfm_group, "low")
-
-
 def churn_risks(*, p_alive: pd.Series, rfm_group: pd.Series) -> pd.Series:
-    """:func:`churn_risk` for whole columns."""
+    """low / medium / high per customer from the churn risk ``1 - p_alive`` (the purchase model's
+    chance still active; bands in ``compute/clv.py``), or from the RFM group where there is no
+    ``p_alive`` (the fallback model cannot tell who has stopped)."""
     p = p_alive.astype(float).to_numpy()
     from_rfm = rfm_group.map(CHURN_FROM_RFM).fillna("low").where(rfm_group != "", "").to_numpy()
-    out = np.select([p < 0.3, p < 0.6, p >= 0.6], ["high", "medium", "low"], default="")
+    churn = np.round(1.0 - p, 2)  # p_alive is stored in whole percent; so is the churn shown
+    out = np.select(
+        [churn >= clv_mod.CHURN_HIGH_FROM, churn > clv_mod.CHURN_MEDIUM_ABOVE, churn >= 0],
+        ["high", "medium", "low"],
+        "",
+    )
     return pd.Series(np.where(np.isnan(p), from_rfm, out), index=p_alive.index)
 
 

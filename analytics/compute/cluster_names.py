@@ -11,8 +11,8 @@ feature table, outliers included), not from its number:
   :data:`HIGH`, nothing between; a cluster of two thirds of the shop cannot pass 0.67, so
   the big half of a shop is not called "big spenders" for being a little above the rest)
   and a kind of buyer, the first that fits of: one-time buyers (at least half bought
-  once), big spenders, regulars (frequent), small spenders, occasional buyers, mid-range
-  customers;
+  once), big spenders (high on spend, at least as much as on frequency, under half the shop),
+  regulars (frequent), small spenders, occasional buyers, mid-range customers;
 - two clusters of one run never share a name: clusters with the same name get a qualifier
   from the dimension on which they differ most ("spend more" / "spend less"), up to two, then
   a number.
@@ -314,12 +314,17 @@ def name_clusters(features: pd.DataFrame, labels: pd.Series, n_clusters: int) ->
         pos["one_time_share"] = share
         positions[c] = pos
         spend, freq, recency = pos.get("monetary", 0.5), pos.get("frequency", 0.5), pos.get("recency_days", 0.5)
+        # "big spenders" is for a minority that stands out by spend more than by how often it
+        # buys: half a shop buying a little more often (and so spending more) are its regulars
+        minority = float(members.mean()) < 0.5
         if share >= ONE_TIME_MAJORITY:
             kind = "one_time_buyers"
-        elif spend >= HIGH:
+        elif spend >= HIGH and minority and (freq < HIGH or spend >= freq - 0.05):
             kind = "big_spenders"
         elif freq >= HIGH:
             kind = "regulars"
+        elif spend >= HIGH:
+            kind = "big_spenders"
         elif spend <= LOW:
             kind = "small_spenders"
         elif freq <= LOW:

@@ -27,7 +27,9 @@ The figures an owner sees, all from ONE purchase model, so they cannot contradic
   not stopped buying, given how often and how recently they bought. MBG/NBD is the
   default because BG/NBD gives every one-time buyer 100% however long ago they bought.
   Rounded to the whole percent shown.
-- churn risk (``churn``): ``1 - p_alive``; the band is high above 0.7, medium above 0.4.
+- churn risk (``churn``): ``1 - p_alive``; the band is high from :data:`CHURN_HIGH_FROM`
+  (as likely gone as not, or more: exactly when there is no expected next order), medium above
+  :data:`CHURN_MEDIUM_ABOVE`, low otherwise.
 - expected purchases (``expected_purchases_365d``): purchase days expected in the next
   12 months (365 days), allowing for the chance of having stopped. Rounded to 2 decimals.
 - expected next order: the date by which the customer has more likely than not bought
@@ -635,6 +637,10 @@ def expected_average_value(params: GammaGammaParams, frequency: Any, monetary_va
 # CLV
 # ---------------------------------------------------------------------------
 HORIZON_DAYS = 365  # "the next 12 months" of every figure
+# Churn risk bands on 1 - p_alive: "high" when the customer is at least as likely gone as not (and
+# so has no expected next order), "low" only when at least 4 in 5 such customers are still active.
+CHURN_HIGH_FROM = 0.5
+CHURN_MEDIUM_ABOVE = 0.2
 
 
 @dataclass(frozen=True, eq=False)

@@ -140,9 +140,12 @@ def _mode_per_customer(customer_id: pd.Series, values: pd.Series) -> pd.Series:
 
 
 def _top_share(spend: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Per customer: the ``key`` value with most spend and its share of spend."""
+    """Per customer: the ``key`` value with most spend and its share of spend.
+
+    A blank value (a product without a category) is no value: a shop without categories has
+    no favourite category, not a favourite "" at 100%."""
     data = spend.dropna(subset=[key])
-    data = data[data["amount"] > 0]
+    data = data[(data["amount"] > 0) & (data[key].astype(str).str.strip() != "")]
     if data.empty:
         return pd.DataFrame(columns=[f"top_{key}", f"top_{key}_share"])
     by = data.groupby(["customer_id", key], observed=True)["amount"].sum().reset_index()

@@ -133,7 +133,9 @@ def _assert_predictions_agree(shop, run: AnalysisRun) -> dict[str, int]:
             p = score.p_alive
             assert p is not None and 0 <= p <= 1
             # churn risk = 1 - chance still active, in its band
-            expected_band = "high" if p < 0.3 else "medium" if p < 0.6 else "low"
+            # bands of the page's whole percents: high from 50% (no next order), medium above 20%
+            churn = round(100 - 100 * p)
+            expected_band = "high" if churn >= 50 else "medium" if churn > 20 else "low"
             assert score.churn_risk == expected_band, (score.customer_id, p, score.churn_risk)
             # predicted value = expected purchases x expected spend per purchase, as shown
             assert score.expected_365 == round(score.expected_365, 2)
@@ -167,6 +169,7 @@ def _assert_predictions_agree(shop, run: AnalysisRun) -> dict[str, int]:
     assert all(a >= b for a, b in zip(alive, alive[1:], strict=False))
     # and one who has been away for more than a year is not "100% active, low churn risk" (issue 12)
     assert one_timers and all(p < 0.5 for away, p in one_timers if away > 365)
+    assert not any(s.churn_risk == "low" for s in scores if s.frequency == 1 and s.recency_days > 365)
     assert counts["scored"] == sum(1 for score in scores if score.frequency > 0)
     return counts
 

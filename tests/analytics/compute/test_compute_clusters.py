@@ -250,3 +250,19 @@ def test_kmeans_quality_is_over_everyone() -> None:
     n = int((res.labels >= 0).sum())
     ch = res.calinski_harabasz
     assert res.explained_share == pytest.approx(ch * (res.k - 1) / (ch * (res.k - 1) + n - res.k))
+
+
+def test_the_repeat_buying_half_of_a_shop_are_its_regulars_not_its_big_spenders() -> None:
+    # the demo shop's k = 2: repeat buyers (half the shop or more) spend more than one-time buyers,
+    # but "big spenders" would promise the owner a small group of whales
+    rng = np.random.default_rng(0)
+    n = 100
+    frame = pd.DataFrame(
+        {
+            "frequency": np.r_[np.ones(n), rng.integers(2, 6, n)],
+            "recency_days": rng.uniform(1, 300, 2 * n),
+            "monetary": np.r_[rng.uniform(10, 50, n), rng.uniform(40, 120, n)],
+        }
+    )
+    names = cluster_names.name_clusters(frame, pd.Series(np.repeat([0, 1], n)), 2)
+    assert (names[0].text, names[1].text) == ("One-time buyers", "Regulars")

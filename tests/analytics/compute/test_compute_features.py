@@ -152,6 +152,20 @@ def test_partial_refund_never_exceeds_the_sale() -> None:
     assert f["frequency"] == 0  # nothing kept: no purchase
 
 
+def test_blank_categories_make_no_favourite() -> None:
+    orders = pd.DataFrame(
+        [("o1", "c1", ts("2024-01-01"), 10.0, "paid")],
+        columns=["order_id", "customer_id", "placed_at", "total", "status"],
+    )
+    lines = pd.DataFrame(
+        [("o1", "c1", "A", "", "", 1, 10.0)],
+        columns=["order_id", "customer_id", "product_id", "category", "brand", "quantity", "unit_price"],
+    )
+    f = customer_features(orders, lines, as_of=pd.Timestamp("2024-02-01")).loc["c1"]
+    assert pd.isna(f["top_category"]) and math.isnan(f["top_category_share"])
+    assert pd.isna(f["top_brand"]) and math.isnan(f["top_brand_share"])
+
+
 def test_tz_aware_uses_utc_for_time_and_wall_clock_for_habits(frames: dict[str, pd.DataFrame]) -> None:
     orders = frames["orders"].copy()
     orders["placed_at"] = orders["placed_at"].dt.tz_localize("Europe/Berlin")
