@@ -35,6 +35,9 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.report import write_section  # noqa: E402 (after the path)
+
 DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data")) / "online_retail.csv.xz"
 SECTION = "## Analysis"
 STEPS = ("load", "features", "rfm", "clusters", "clv", "rules", "forecast", "save")
@@ -212,16 +215,6 @@ def _report(results: dict[str, list[dict]], runs: int, setup: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -260,7 +253,7 @@ def main() -> None:
     report = _report(results, args.runs, {k: round(v, 1) for k, v in setup.items()})
     print(report)
     if args.write:
-        _write_section(Path(args.write), report)
+        write_section(Path(args.write), SECTION, report)
 
 
 if __name__ == "__main__":

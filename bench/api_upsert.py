@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_section  # noqa: E402 (after the path)
+
 BATCH = 1000
 LINES = 3
 SECTION = "## Bulk API upsert"
@@ -101,7 +103,7 @@ def main() -> None:
     report = _report(results, args.batches)
     print(report)
     if args.write:
-        _write_section(Path(args.write), report)
+        write_section(Path(args.write), SECTION, report)
 
 
 def _run(batches: int) -> dict[str, list[float]]:
@@ -260,16 +262,6 @@ def _report(results: dict[str, list[float]], batches: int) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import datetime as dt
 import multiprocessing
 import os
 import platform
-import re
 import signal
 import smtplib
 import socket
@@ -40,6 +39,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.report import write_section  # noqa: E402 (after the path)
 
 SECTION = "## Campaign sending"
 TARGET_SECONDS = 60
@@ -405,11 +406,7 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        path = Path(args.write)
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-        path.write_text(text.rstrip("\n") + "\n")
+        write_section(Path(args.write), SECTION, section)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## CSV import"
 
 sys.path.insert(0, str(ROOT))
+
+from bench.report import write_section  # noqa: E402 (after the path)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
@@ -153,15 +156,6 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}){memory}{load}; Python {platform.python_version()}"
 
 
-def _write_section(text: str) -> None:
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    found = pattern.search(current)
-    updated = pattern.sub(lambda _m: text, current) if found else current.rstrip("\n") + "\n\n" + text
-    DOC.write_text(updated.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repetitions", type=int, default=3)
@@ -260,7 +254,7 @@ and product keys cost about 1.8 s each here (docs/adr/0003-csv-import.md).
 """
     print(text)
     if not args.no_write:
-        _write_section(text)
+        write_section(DOC, SECTION, text)
         print(f"written to {DOC}")
 
 

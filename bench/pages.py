@@ -57,6 +57,9 @@ from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.report import write_section  # noqa: E402 (after the path)
+
 SECTION = "## Pages"
 BIG = "bench-100k"
 PAGES = ("dashboard", "segment", "search", "profile")
@@ -466,16 +469,6 @@ def _report(result: dict) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def _first_visits(port: int, paths: list[str], cookie: str) -> list[float]:
     """Milliseconds of one request of each path, in order (one client)."""
     times = []
@@ -605,7 +598,7 @@ def main() -> None:
     report = _report(result)
     print(report)
     if args.write:
-        _write_section(Path(args.write), report)
+        write_section(Path(args.write), SECTION, report)
 
 
 if __name__ == "__main__":

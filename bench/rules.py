@@ -30,7 +30,6 @@ import datetime as dt
 import math
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -42,6 +41,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.report import write_section  # noqa: E402 (after the path)
+
 DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 SECTION = "## Association rules"
 TARGET = 3.0
@@ -217,16 +219,6 @@ repeated pairs and groups each basket), building pyfim's input lists, and the ru
 (measures from the counts, a deterministic order, antecedents as tuples)."""
 
 
-def _write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -245,7 +237,7 @@ def main() -> None:
     section = report(results, args.runs, (load_before, os.getloadavg()[0]))
     print(section)
     if args.write:
-        _write_section(Path(args.write), section)
+        write_section(Path(args.write), SECTION, section)
 
 
 if __name__ == "__main__":

@@ -318,6 +318,22 @@ def _positive_nll(mean_ll: Any) -> Any:
     return nll
 
 
+def _dropout_params(res: optimize.OptimizeResult, n: float, time_unit: str, model: str) -> BGNBDParams:
+    """The fitted (r, alpha, a, b) from the optimiser's log-parameters; the log-likelihood summed over ``n``."""
+    p = np.exp(res.x)
+    ok = bool(res.success and np.all(np.isfinite(p)) and np.all(p < 1e6) and np.isfinite(res.fun))
+    return BGNBDParams(
+        r=float(p[0]),
+        alpha=float(p[1]),
+        a=float(p[2]),
+        b=float(p[3]),
+        log_likelihood=float(-res.fun * n),
+        converged=ok,
+        time_unit=time_unit,
+        model=model,
+    )
+
+
 def fit_bgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") -> BGNBDParams:
     """Maximum-likelihood BG/NBD fit.
 
@@ -341,18 +357,7 @@ def fit_bgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") ->
         return -val, -grad * p  # d/d(log p) = p * d/dp
 
     x0 = np.log([1.0, max(float(np.mean(t_)), 1e-3), 1.0, 1.0])
-    res = _minimise(nll, x0, nll_and_grad)
-    p = np.exp(res.x)
-    ok = bool(res.success and np.all(np.isfinite(p)) and np.all(p < 1e6) and np.isfinite(res.fun))
-    return BGNBDParams(
-        r=float(p[0]),
-        alpha=float(p[1]),
-        a=float(p[2]),
-        b=float(p[3]),
-        log_likelihood=float(-res.fun * data.n),
-        converged=ok,
-        time_unit=time_unit,
-    )
+    return _dropout_params(_minimise(nll, x0, nll_and_grad), data.n, time_unit, "bgnbd")
 
 
 def fit_mbgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") -> BGNBDParams:
@@ -383,19 +388,7 @@ def fit_mbgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") -
         return float((w * ll).sum() / w.sum())
 
     x0 = np.log([1.0, max(float(np.mean(t_)), 1e-3), 1.0, 1.0])
-    res = _minimise(_positive_nll(mean_ll), x0)
-    p = np.exp(res.x)
-    ok = bool(res.success and np.all(np.isfinite(p)) and np.all(p < 1e6) and np.isfinite(res.fun))
-    return BGNBDParams(
-        r=float(p[0]),
-        alpha=float(p[1]),
-        a=float(p[2]),
-        b=float(p[3]),
-        log_likelihood=float(-res.fun * w.sum()),
-        converged=ok,
-        time_unit=time_unit,
-        model="mbgnbd",
-    )
+    return _dropout_params(_minimise(_positive_nll(mean_ll), x0), float(w.sum()), time_unit, "mbgnbd")
 
 
 def fit_nbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") -> NBDParams:

@@ -292,6 +292,18 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
         "max_len": params.rule_max_len,  # None: no limit
         "min_support_source": "given" if params.min_support else "adaptive",
     }
+
+    def mine(baskets: pd.DataFrame, support: float) -> pd.DataFrame:
+        """The shop's and each segment's rules, mined alike (algorithm, confidence, length)."""
+        return rules_mod.association_rules_for(
+            baskets,
+            min_support=support,
+            min_confidence=params.min_confidence,
+            algorithm=params.rule_algorithm,
+            max_len=params.rule_max_len,
+            min_len=2,
+        )
+
     for level, baskets in levels.items():
         n_baskets = baskets["basket_id"].nunique() if not baskets.empty else 0
         if n_baskets == 0:
@@ -300,14 +312,7 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
         support = params.min_support or adaptive_min_support(n_baskets)
         used[f"{level}_min_support"] = support
         used[f"{level}_baskets"] = int(n_baskets)
-        result.rules[level] = rules_mod.association_rules_for(
-            baskets,
-            min_support=support,
-            min_confidence=params.min_confidence,
-            algorithm=params.rule_algorithm,
-            max_len=params.rule_max_len,
-            min_len=2,
-        )
+        result.rules[level] = mine(baskets, support)
     result.rule_params = used
 
     # Per segment: category rules over the orders of the segment's members, mined like the shop's
@@ -329,14 +334,7 @@ def _run_rules(result: AnalysisResult, lines: pd.DataFrame, orders: pd.DataFrame
                     continue
                 support = params.min_support or adaptive_min_support(n)
                 used.setdefault("segment_min_support", {})[key] = support
-                result.segment_rules[key] = rules_mod.association_rules_for(
-                    seg_baskets,
-                    min_support=support,
-                    min_confidence=params.min_confidence,
-                    algorithm=params.rule_algorithm,
-                    max_len=params.rule_max_len,
-                    min_len=2,
-                )
+                result.segment_rules[key] = mine(seg_baskets, support)
 
     # Next best offers per customer from product rules, excluding what they already have.
     product_rules = result.rules.get("product")
