@@ -372,23 +372,49 @@ def fit_mbgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") -
     w = counts.astype(float)
     ux, utx, ut = keys[:, 0], keys[:, 1], keys[:, 2]
 
-    def mean_ll(params: np.ndarray) -> float:
+    # the gamma functions depend on x alone, which takes few distinct values: computed per value
+    xs, at_x = np.unique(ux, return_inverse=True)
+    total_w = w.sum()
+
+    def mean_ll(params: np.ndarray, gradient: bool = False) -> Any:
         r, alpha, a, b = params
+        log_at, log_atx = np.log(alpha + ut), np.log(alpha + utx)
+        z = np.log(a) - np.log(b + ux) + (r + ux) * (log_at - log_atx)
+        per_x = special.gammaln(r + xs) + special.gammaln(b + xs + 1) - special.gammaln(a + b + xs + 1)
         ll = (
-            special.gammaln(r + ux)
+            per_x[at_x]
             - special.gammaln(r)
             + r * np.log(alpha)
             + special.gammaln(a + b)
-            + special.gammaln(b + ux + 1)
             - special.gammaln(b)
-            - special.gammaln(a + b + ux + 1)
-            - (r + ux) * np.log(alpha + ut)
-            + np.logaddexp(0.0, np.log(a) - np.log(b + ux) + (r + ux) * (np.log(alpha + ut) - np.log(alpha + utx)))
+            - (r + ux) * log_at
+            + np.logaddexp(0.0, z)
         )
-        return float((w * ll).sum() / w.sum())
+        value = float((w * ll).sum() / total_w)
+        if not gradient:
+            return value
+        sig = special.expit(z)  # d log(1 + e^z) / dz
+        psi_rx, psi_bx1, psi_abx1 = (special.digamma(v + xs)[at_x] for v in (r, b + 1, a + b + 1))
+        d_r = psi_rx - special.digamma(r) + np.log(alpha) - log_at + sig * (log_at - log_atx)
+        d_alpha = r / alpha - (r + ux) / (alpha + ut) + sig * (r + ux) * (1 / (alpha + ut) - 1 / (alpha + utx))
+        d_a = special.digamma(a + b) - psi_abx1 + sig / a
+        d_b = special.digamma(a + b) + psi_bx1 - special.digamma(b) - psi_abx1 - sig / (b + ux)
+        grad = np.array([(w * d).sum() / total_w for d in (d_r, d_alpha, d_a, d_b)])
+        return value, grad
+
+    def nll_and_grad(logp: np.ndarray) -> tuple[float, np.ndarray]:
+        p = np.exp(logp)
+        if not np.all(np.isfinite(p)):
+            return np.inf, np.zeros_like(logp)
+        with np.errstate(all="ignore"):
+            val, grad = mean_ll(p, gradient=True)
+        if not (np.isfinite(val) and np.isfinite(grad).all()):
+            return np.inf, np.zeros_like(logp)
+        return -val, -grad * p  # d/d(log p) = p * d/dp
 
     x0 = np.log([1.0, max(float(np.mean(t_)), 1e-3), 1.0, 1.0])
-    return _dropout_params(_minimise(_positive_nll(mean_ll), x0), float(w.sum()), time_unit, "mbgnbd")
+    res = _minimise(_positive_nll(mean_ll), x0, nll_and_grad)
+    return _dropout_params(res, float(total_w), time_unit, "mbgnbd")
 
 
 def fit_nbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") -> NBDParams:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ._util import require_columns, timestamp_utc_naive, to_utc_naive, wall_clock
-from .money import order_amounts
+from .money import AMOUNT_COLUMNS, order_amounts
 
 ORDER_COLUMNS = ("order_id", "customer_id", "placed_at", "total", "status")
 LINE_COLUMNS = ("order_id", "customer_id", "product_id", "category", "brand", "quantity", "unit_price")
@@ -248,7 +248,11 @@ def customer_features(
     )
     all_order_status = o.set_index("order_id")["status"]
     # What each order moved (ADR 0007): the one reading of returns and cancellations.
-    amounts = order_amounts(o, _lines_until(lines, as_of_ts))
+    # the pipeline reads every order once (money.order_amounts); nothing is cut when as_of is after all
+    if set(AMOUNT_COLUMNS) <= set(orders.columns) and not (o["placed_at"] > as_of_ts).any():
+        amounts = orders[list(AMOUNT_COLUMNS)]
+    else:
+        amounts = order_amounts(o, _lines_until(lines, as_of_ts))
     o = o.join(amounts)
     o = o[o["customer_id"].notna() & (o["placed_at"] <= as_of_ts)]
     purchase = o[o["purchase"]]

@@ -50,8 +50,11 @@ def order_amounts(orders: pd.DataFrame, lines: pd.DataFrame | None = None) -> pd
     ``orders`` needs ``order_id``, ``total``, ``status``; with ``customer_id`` and ``placed_at``
     too, credit notes are taken off the customer's earlier sales (``kept``). ``lines``
     (optional) needs ``order_id``, ``quantity``, ``unit_price`` and supplies the partial
-    refunds of paid sales (without it a paid sale refunds nothing).
+    refunds of paid sales (without it a paid sale refunds nothing). An ``orders`` frame that
+    already carries these columns (the pipeline reads every order once) is taken as it is.
     """
+    if set(AMOUNT_COLUMNS) <= set(orders.columns):
+        return orders[list(AMOUNT_COLUMNS)]
     require_columns(orders, ("order_id", "total", "status"), "orders")
     status = orders["status"].astype("string").str.lower().fillna("")
     total = pd.to_numeric(orders["total"], errors="coerce").fillna(0.0).astype(float).to_numpy()
@@ -102,28 +105,34 @@ def _credit_notes_against_sales(
     no earlier sale can absorb stays off the customer's net only. Guests are left alone.
     """
     kept = kept.copy()
-    customer = orders["customer_id"].to_numpy()
-    has_credit = pd.Series(back > 0) & pd.Series(customer).notna().to_numpy()
-    affected = pd.unique(customer[has_credit.to_numpy()])
-    rows = np.flatnonzero(pd.Series(customer).isin(affected).to_numpy() & (sold | (back > 0)))
+    customer = orders["customer_id"]
+    affected = customer[(back > 0) & customer.notna().to_numpy()].unique()
+    rows = np.flatnonzero(customer.isin(affected).to_numpy() & ((sold & (kept > 0)) | (back > 0)))
     if not len(rows):
         return kept
-    placed = pd.to_datetime(orders["placed_at"].to_numpy()[rows], utc=True)
-    # per customer, by time; at the same moment the sale comes before its credit note
-    frame = pd.DataFrame({"row": rows, "customer": customer[rows], "at": placed, "credit": back[rows] > 0})
-    frame = frame.sort_values(["customer", "at", "credit"], kind="stable")
-    for _customer, group in frame.groupby("customer", sort=False):
-        open_sales: list[int] = []  # rows of sales with value left, oldest first
-        for row, is_credit in zip(group["row"].to_numpy(), group["credit"].to_numpy(), strict=True):
-            if not is_credit:
-                open_sales.append(row)
-                continue
-            amount = back[row]
-            while amount > 0.005 and open_sales:
-                latest = open_sales[-1]
-                taken = min(amount, kept[latest])
-                kept[latest] -= taken
-                amount -= taken
-                if kept[latest] <= 0.005:
-                    open_sales.pop()
+    # Walk each customer's orders backwards in time with the credit not yet placed (W): a credit
+    # note adds to it, a sale absorbs what it can. That is the same as each credit note taking
+    # the latest earlier sales first, and W is a Lindley recursion, W_k = max(0, W_k-1 + X_k),
+    # so it has a closed form over running sums: W = S - min(0, running min of S). In cents.
+    cents = np.where(back[rows] > 0, np.round(back[rows] * 100), -np.round(kept[rows] * 100)).astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "row": rows,
+            "customer": customer.to_numpy()[rows],
+            "at": pd.to_datetime(orders["placed_at"].iloc[rows], utc=True).to_numpy(),
+            # backwards: a credit note before a sale of the same moment, the later of two sales first
+            "credit": back[rows] > 0,
+            "x": cents,
+        }
+    ).sort_values(["customer", "at", "credit", "row"], ascending=[True, False, False, False])
+    by_customer = frame.groupby("customer", sort=False)["x"]
+    running = by_customer.cumsum().to_numpy()
+    lowest = frame.assign(s=running).groupby("customer", sort=False)["s"].cummin().to_numpy()
+    pending = running - np.minimum(lowest, 0)
+    first = ~frame["customer"].duplicated().to_numpy()
+    before = np.where(first, 0, np.roll(pending, 1))
+    is_sale = ~frame["credit"].to_numpy()
+    taken = np.where(is_sale, before - pending, 0)
+    sale_rows = frame["row"].to_numpy()[is_sale]
+    kept[sale_rows] = (np.round(kept[sale_rows] * 100) - taken[is_sale]) / 100.0
     return kept

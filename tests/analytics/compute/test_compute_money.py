@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,3 +74,46 @@ def test_without_customers_and_dates_nothing_is_set_against_anything():
     orders = pd.DataFrame([("a", 50.0, "paid"), ("r", -30.0, "returned")], columns=["order_id", "total", "status"])
     a = order_amounts(orders)
     assert a["kept"].tolist() == [50.0, 0.0] and a["purchase"].tolist() == [True, False]
+
+
+def _forward_lifo(orders: pd.DataFrame) -> dict:
+    """ADR 0007 read literally: each credit note, in time order, takes the latest earlier sales first."""
+    kept = {}
+    for _customer, group in (
+        orders.assign(credit=orders["total"] < 0).sort_values(["placed_at", "credit"]).groupby("customer_id")
+    ):
+        stack = []
+        for order_id, total in zip(group["order_id"], group["total"], strict=True):
+            if total > 0:
+                kept[order_id] = round(total * 100)
+                stack.append(order_id)
+                continue
+            back = round(-total * 100)
+            while back and stack:
+                take = min(back, kept[stack[-1]])
+                kept[stack[-1]] -= take
+                back -= take
+                if not kept[stack[-1]]:
+                    stack.pop()
+    return {k: v / 100 for k, v in kept.items()}
+
+
+def test_credit_notes_set_against_sales_agree_with_a_step_by_step_reading_on_random_shops():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        n = 300
+        is_credit = rng.random(n) < 0.25
+        orders = pd.DataFrame(
+            {
+                "order_id": np.arange(n),
+                "customer_id": rng.integers(0, 12, n),
+                # whole days: many orders of a customer share a moment (sale before credit note then)
+                "placed_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 60, n), unit="D"),
+                "total": np.where(is_credit, -1, 1) * np.round(rng.uniform(1, 80, n), 2),
+                "status": np.where(is_credit, "returned", "paid"),
+            }
+        )
+        a = order_amounts(orders).set_index(orders["order_id"])
+        expected = _forward_lifo(orders)
+        sales = orders.loc[~is_credit, "order_id"]
+        assert a.loc[sales, "kept"].to_dict() == pytest.approx({k: expected[k] for k in sales})
