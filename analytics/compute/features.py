@@ -145,7 +145,13 @@ def _top_share(spend: pd.DataFrame, key: str) -> pd.DataFrame:
     A blank value (a product without a category) is no value: a shop without categories has
     no favourite category, not a favourite "" at 100%."""
     data = spend.dropna(subset=[key])
-    data = data[(data["amount"] > 0) & (data[key].astype(str).str.strip() != "")]
+    values = data[key]
+    if isinstance(values.dtype, pd.CategoricalDtype):  # test the few categories, not millions of rows
+        blank_codes = np.flatnonzero(values.cat.categories.astype(str).str.strip() == "")
+        blank = np.isin(values.cat.codes.to_numpy(), blank_codes)
+    else:
+        blank = (values.astype(str).str.strip() == "").to_numpy()
+    data = data[(data["amount"] > 0).to_numpy() & ~blank]
     if data.empty:
         return pd.DataFrame(columns=[f"top_{key}", f"top_{key}_share"])
     by = data.groupby(["customer_id", key], observed=True)["amount"].sum().reset_index()

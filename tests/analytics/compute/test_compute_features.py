@@ -164,6 +164,11 @@ def test_blank_categories_make_no_favourite() -> None:
     f = customer_features(orders, lines, as_of=pd.Timestamp("2024-02-01")).loc["c1"]
     assert pd.isna(f["top_category"]) and math.isnan(f["top_category_share"])
     assert pd.isna(f["top_brand"]) and math.isnan(f["top_brand_share"])
+    # the loader's lines carry categorical texts
+    lines = pd.concat([lines, lines.assign(category="Tea", unit_price=5.0)], ignore_index=True)
+    lines["category"] = lines["category"].astype("category")
+    f = customer_features(orders, lines, as_of=pd.Timestamp("2024-02-01")).loc["c1"]
+    assert f["top_category"] == "Tea" and f["top_category_share"] == 1.0
 
 
 def test_tz_aware_uses_utc_for_time_and_wall_clock_for_habits(frames: dict[str, pd.DataFrame]) -> None:
