@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import translation
 
-from analytics import explain
+from analytics import explain, services
 from analytics.models import AnalysisRun, CustomerScore
 from analytics.selectors import customers as customer_pages
 from customers.demo import demo_shop_generate
@@ -193,3 +193,49 @@ def test_demo_shop_predictions_agree_for_every_customer_and_on_the_profile_page(
         assert explain.format_money(score.clv_12m, "GBP") in page
         assert "All orders, including cancelled and returned" in page
         assert "Purchase orders" in page
+
+
+ONLINE_RETAIL = SHARED_DATA / "online_retail.csv.xz"
+
+
+def test_online_retail_falls_back_on_its_degenerate_fit_and_its_predictions_still_agree():
+    """Online Retail's dropout fit runs to a bound (a -> 0: "nobody ever stops"), so the profiles use
+    the simpler NBD estimate; every customer's figures must still agree with each other and the page."""
+    if not ONLINE_RETAIL.is_file():
+        pytest.skip(f"{ONLINE_RETAIL} is absent (the shared real-data folder sits beside the checkout)")
+    shop = ShopFactory(name="Online Retail", slug="online-retail-clv", timezone="Europe/London", currency="GBP")
+    call_command("import_csv", str(ONLINE_RETAIL), "--shop", shop.slug, "--preset", "online-retail", stdout=StringIO())
+    clv = _analyze(shop, "--only", "rfm,clv")["clv"]
+    holdout = clv["holdout"]
+    assert holdout["fit"]["degenerate"] and holdout["verdict"] == "degenerate_fit"
+    assert clv["model"] == "nbd" and clv["fallback"] == "degenerate_fit"
+    errors = holdout["errors"]  # the fallback is checked against the two baselines too
+    assert errors["fallback"]["rmse"] < errors["own_rate"]["rmse"] < errors["nothing"]["rmse"]
+
+    run = AnalysisRun.objects.for_shop(shop).get(is_current=True)
+    scores = list(CustomerScore.objects.for_shop(shop).filter(run=run))
+    scored = [s for s in scores if s.clv_12m is not None]
+    assert len(scored) == sum(1 for s in scores if s.frequency > 0) == 4_324
+    with translation.override("en"):
+        for score in scored:
+            # no chance still active, so no next order, and the churn risk comes from the RFM group
+            assert score.p_alive is None and score.next_order_date is None
+            assert score.churn_risk == services.CHURN_FROM_RFM.get(score.rfm_group, "low")
+            assert score.expected_30 <= score.expected_90 <= score.expected_365 + 0.005
+            assert score.clv_12m == _money(Decimal(str(score.expected_365)) * score.expected_spend)
+            words = customer_pages.prediction_explanations(score, currency=shop.currency)
+            assert words["clv"] == (
+                f"{score.expected_365:,.2f} expected purchases in the next 12 months × "
+                f"{explain.format_money(score.expected_spend, 'GBP')} expected spend per purchase = "
+                f"{explain.format_money(score.clv_12m, 'GBP')}."
+            )
+    # the customer whose 168,469.60 invoice was cancelled 12 minutes later is valued on what they kept
+    big = next(s for s in scored if s.customer.external_id == "16446")
+    assert big.frequency == 1 and big.clv_12m < 1_000
+
+    owner = MembershipFactory(shop=shop, role=Role.OWNER).user
+    client = Client()
+    client.force_login(owner)
+    page = client.get(f"/customers/{big.customer_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert explain.format_money(big.clv_12m, "GBP") in page
+    assert "simpler estimate" in page
