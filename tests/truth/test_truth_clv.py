@@ -29,7 +29,7 @@ from analytics.selectors import customers as customer_pages
 from customers.demo import demo_shop_generate
 from shops.models import Role
 from tests.conftest import SHARED_DATA
-from tests.factories import MembershipFactory, ShopFactory
+from tests.factories import ApiKeyFactory, MembershipFactory, ShopFactory
 
 CDNOW = SHARED_DATA / "cdnow_sample.txt"
 CENT = Decimal("0.01")
@@ -239,3 +239,12 @@ def test_online_retail_falls_back_on_its_degenerate_fit_and_its_predictions_stil
     page = client.get(f"/customers/{big.customer_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert explain.format_money(big.clv_12m, "GBP") in page
     assert "simpler estimate" in page
+    analysis = client.get("/analysis/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "each customer&#x27;s own past rate" in analysis and "predicting no purchase" in analysis
+
+    # the API shows the same check beside its two baselines
+    ApiKeyFactory(shop=shop, raw="sk_truth_clv")
+    api = Client(HTTP_AUTHORIZATION="Bearer sk_truth_clv")
+    body = api.get(f"/api/v1/analysis-runs/{run.pk}/").json()
+    assert body["summary"]["clv"]["holdout"]["errors"] == errors
+    assert body["summary"]["clv"]["model"] == "nbd"
