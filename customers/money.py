@@ -25,7 +25,9 @@ import numpy as np
 from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value, When
 from django.utils.translation import gettext as _
 
-from .models import OrderLine, OrderStatus
+from shops.models import Shop
+
+from .models import Order, OrderLine, OrderStatus
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 COUNTED = (OrderStatus.PAID, OrderStatus.RETURNED)
@@ -105,11 +107,13 @@ def purchase_q(prefix: str = "") -> Q:
     return Q(**{f"{prefix}status": OrderStatus.PAID, f"{prefix}total__gt": 0})
 
 
-def net_revenue(orders: QuerySet) -> Decimal:
-    """Paid minus paid back over these orders (two aggregate queries: the orders, their negative lines)."""
+def net_revenue(*, shop: Shop, orders: QuerySet | None = None) -> Decimal:
+    """Paid minus paid back over the shop's orders, or these of them (two aggregate queries: the
+    orders, their negative lines)."""
+    orders = Order.objects.for_shop(shop) if orders is None else orders.filter(shop=shop)
     agg = orders.aggregate(paid=paid_in(), back=refunds_on_orders())
-    lines = OrderLine.unscoped.filter(order__in=orders.order_by().values("pk")).aggregate(back=refunds_on_lines())
-    return net_of(agg, lines)
+    lines = OrderLine.objects.for_shop(shop).filter(order__in=orders.order_by().values("pk"))
+    return net_of(agg, lines.aggregate(back=refunds_on_lines()))
 
 
 def paid_in(within: Q | None = None) -> Sum:
@@ -148,17 +152,3 @@ def net_of(orders_aggregate: dict, lines_aggregate: dict) -> Decimal:
     paid = Decimal(orders_aggregate.get("paid") or ZERO)
     back = Decimal(orders_aggregate.get("back") or ZERO) + Decimal(lines_aggregate.get("back") or ZERO)
     return (paid - back).quantize(ZERO)  # SQLite sums decimals as floats: back to cents
-
-
-__all__ = [
-    "COUNTED",
-    "OrderMoneyError",
-    "net_cents",
-    "net_of",
-    "order_sign_normalised",
-    "net_revenue",
-    "paid_in",
-    "purchase_q",
-    "refunds_on_lines",
-    "refunds_on_orders",
-]

@@ -41,7 +41,7 @@ class ShopTotals:
 def shop_totals(*, shop: Shop) -> ShopTotals:
     """Counts for the dashboard; net revenue is what customers paid minus what went back (ADR 0007)."""
     orders = Order.objects.for_shop(shop).aggregate(n=Count("id"), guests=Count("id", filter=Q(customer__isnull=True)))
-    revenue = net_revenue(Order.objects.for_shop(shop))
+    revenue = net_revenue(shop=shop)
     return ShopTotals(
         customers=Customer.objects.for_shop(shop).count(),
         products=Product.objects.for_shop(shop).count(),

@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, DecimalField, Exists, Max, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from analytics import explain
@@ -25,7 +25,6 @@ PERIOD_DAYS = 30
 KPI_CACHE_SECONDS = 5 * 60
 RENDERED_SECONDS = 60 * 60 * 24  # a run's rendered parts (the key names the run)
 ACTIVE_DAYS = 90
-MONEY_SUM = DecimalField(max_digits=18, decimal_places=2)
 
 
 @dataclass(frozen=True)

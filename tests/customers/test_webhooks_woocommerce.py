@@ -102,7 +102,7 @@ def test_refunded_order_nets_to_zero(deliver, shop):
     assert order.status == "returned"
     # ADR 0007: a returned sale lists its goods as sold; its status says they all came back
     assert list(OrderLine.unscoped.filter(order=order).values_list("quantity", flat=True)) == [2]
-    assert net_revenue(Order.unscoped.filter(pk=order.pk)) == 0
+    assert net_revenue(shop=shop, orders=Order.unscoped.filter(pk=order.pk)) == 0
 
 
 def test_redelivery_with_same_delivery_id_is_stored_once(deliver, shop):

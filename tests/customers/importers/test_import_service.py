@@ -325,3 +325,43 @@ def test_data_changed_is_sent_after_the_import_commits(shop, django_capture_on_c
 def test_unknown_preset_for_kind_is_rejected(shop):
     report = _import(shop, "products.csv", kind="products", preset="shopify")
     assert report.status == "rejected" and "shopify" in report.errors[0]["message"]
+
+
+def test_a_mixed_order_keeps_its_sale_as_total_and_its_returns_are_subtracted(shop, tmp_path):
+    # ADR 0007: a sale's total is what it sold; its negative lines are a partial refund
+    path = _write(
+        tmp_path,
+        "order_id,ordered_at,customer_id,sku,quantity,unit_price\n"
+        "9001,2024-03-05 10:00,C1,COF-1,3,10.00\n"
+        "9001,2024-03-05 10:00,C1,COF-1,-1,10.00\n",
+    )
+    report = _import(shop, path)
+    assert report.status == "imported", report.errors
+    order = Order.objects.for_shop(shop).get(external_id="9001")
+    assert (order.status, order.total) == (OrderStatus.PAID, Decimal("30.00"))
+    assert report.net_revenue == Decimal("20.00") == selectors.shop_totals(shop=shop).net_revenue
+
+
+def test_returns_worth_more_than_the_sale_and_credit_notes_that_sell_are_refused_by_row(shop, tmp_path):
+    mixed = _write(
+        tmp_path,
+        "order_id,ordered_at,customer_id,sku,quantity,unit_price\n"
+        "9001,2024-03-05 10:00,C1,COF-1,1,10.00\n"
+        "9001,2024-03-05 10:00,C1,COF-1,-2,10.00\n",
+    )
+    report = _import(shop, mixed)
+    assert report.status == "rejected"
+    assert [(e["row"], e["column"]) for e in report.errors] == [(2, "order_id"), (3, "order_id")]
+    assert "returns goods worth more than it sold" in report.errors[0]["message"]
+
+    selling_credit_note = _write(
+        tmp_path,
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "C536379,22139,RETROSPOT TEA SET,2,2010-12-01 09:41:00,4.95,14527.0,United Kingdom\n",
+        name="retail.csv",
+    )
+    report = _import(shop, selling_credit_note, preset="online-retail")
+    assert report.status == "rejected"
+    assert [(e["row"], e["column"]) for e in report.errors] == [(2, "Quantity")]
+    assert "starting with C" in report.errors[0]["message"]
+    assert not Order.objects.for_shop(shop).exists()  # nothing half written
