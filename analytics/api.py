@@ -18,6 +18,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from analytics import services
+from analytics.compute import pipeline
 from analytics.models import (
     AnalysisRun,
     AssociationRule,
@@ -35,6 +36,7 @@ from analytics.segments import (
     customer_segments,
     segments_current,
 )
+from analytics.selectors.runs import run_clv_model
 from analytics.serializers import (
     AnalysisRunInputSerializer,
     AnalysisRunOutputSerializer,
@@ -361,7 +363,9 @@ def _profile(shop: Shop, run: AnalysisRun, score: CustomerScore) -> dict:
     if score.cluster is not None:
         segments = Segment.objects.for_shop(shop).filter(run=run)
         if score.cluster < 0:  # an outlier, or in no HDBSCAN cluster ("noise"): the membership says which
-            segments = segments.filter(key__in=["outliers", "noise"], memberships__customer_id=score.customer_id)
+            segments = segments.filter(
+                key__in=[pipeline.OUTLIERS_KEY, pipeline.NOISE_KEY], memberships__customer_id=score.customer_id
+            )
         else:
             segments = segments.filter(key=f"cluster:{score.cluster}")
         cluster_segment = segments.first()
@@ -394,7 +398,7 @@ def _profile(shop: Shop, run: AnalysisRun, score: CustomerScore) -> dict:
             "expected_365": score.expected_365,
             "clv_12m": score.clv_12m,
             "expected_spend": score.expected_spend,
-            "model": ((run.summary or {}).get("clv") or {}).get("model") or None,
+            "model": run_clv_model(run),
             "next_order_date": score.next_order_date,
             "churn_risk": score.churn_risk,
             "churn_explanation": services.churn_risk_explanation(score),

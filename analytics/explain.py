@@ -12,10 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.formats import number_format
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from analytics.compute.clv import CHURN_HIGH_FROM, CHURN_MEDIUM_ABOVE
+from analytics.compute.pipeline import NOISE_KEY
 from analytics.segments import COMPARISONS, FIELDS
 
 
@@ -95,7 +97,7 @@ OUTLIERS_TEXT = GroupText(
     ),
     gettext_lazy("Look at them one by one: some deserve a personal relationship, some are data errors."),
 )
-# HDBSCAN's noise (segment key "noise"): customers in no dense group, stored with the outliers' kind.
+# HDBSCAN's noise (segment key NOISE_KEY): customers in no dense group, stored with the outliers' kind.
 NOISE_TEXT = GroupText(
     gettext_lazy("Customers the density-based clustering placed in no group: they sit between the clusters."),
     gettext_lazy("Reach them through the RFM groups, or run the analysis with k-means to place everyone."),
@@ -103,7 +105,7 @@ NOISE_TEXT = GroupText(
 
 
 def outliers_text(segment: Any) -> GroupText:
-    return NOISE_TEXT if segment.key == "noise" else OUTLIERS_TEXT
+    return NOISE_TEXT if segment.key == NOISE_KEY else OUTLIERS_TEXT
 
 
 CHURN_RISK = {
@@ -113,6 +115,15 @@ CHURN_RISK = {
     "": gettext_lazy("unknown"),
 }
 
+
+def _churn_help() -> str:
+    """The churn risk's definition, with the bands of compute/clv.py."""
+    return _(
+        "Churn risk: the chance that they have stopped, 100%% minus the chance still active "
+        "(high from %(high)d%%: as likely gone as not; medium above %(medium)d%%; low otherwise)."
+    ) % {"high": round(CHURN_HIGH_FROM * 100), "medium": round(CHURN_MEDIUM_ABOVE * 100)}
+
+
 # One sentence per prediction of the profile (analytics/compute/clv.py derives them all from one
 # purchase model, so they cannot contradict each other). Shown as help beside each figure.
 PREDICTION_HELP: dict[str, Promise] = {
@@ -120,10 +131,7 @@ PREDICTION_HELP: dict[str, Promise] = {
         "Chance still active: the model's probability that this customer has not stopped buying from you, "
         "given how often and how recently they bought."
     ),
-    "churn": gettext_lazy(
-        "Churn risk: the chance that they have stopped, 100% minus the chance still active "
-        "(high from 50%: as likely gone as not; medium above 20%; low otherwise)."
-    ),
+    "churn": lazy(_churn_help, str)(),  # translated when shown, in the reader's language
     "expected_purchases": gettext_lazy(
         "Expected purchases: how many days with a purchase the model expects from them in the next 12 months, "
         "allowing for the chance that they have stopped."
@@ -254,26 +262,6 @@ def feature_label(feature: str) -> str:
     return str(FEATURE_LABELS.get(feature, feature.replace("_", " ")))
 
 
-def fact_text(fact: dict[str, Any]) -> str:
-    """One stored cluster fact as a sentence in the active language (see analytics/explain_clusters.py)."""
-    from analytics import explain_clusters
-
-    return explain_clusters.fact_text(fact)
-
-
-def facts_sentence(facts: list[dict[str, Any]]) -> str:
-    from analytics import explain_clusters
-
-    return explain_clusters.facts_sentence(facts)
-
-
-def cluster_headline(facts: list[dict[str, Any]]) -> str:
-    """A few words about who is in a cluster ("frequent buyers, big spenders"), from its strongest facts."""
-    from analytics import explain_clusters
-
-    return explain_clusters.cluster_headline(facts)
-
-
 def rfm_group_name(group: str) -> str:
     return str(RFM_GROUP_NAMES.get(group, group))
 
@@ -289,7 +277,7 @@ def segment_name(segment: Any) -> str:
 
         return explain_clusters.cluster_segment_name(segment)
     if kind == "outliers":
-        return _("No clear group") if segment.key == "noise" else _("Outliers")
+        return _("No clear group") if segment.key == NOISE_KEY else _("Outliers")
     return name
 
 

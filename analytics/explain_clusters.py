@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from analytics.compute import cluster_names
+from analytics.explain import feature_label
 
 CLUSTER_NAMES: dict[str, Promise] = {
     "recent_one_time_buyers": gettext_lazy("Recent one-time buyers"),
@@ -139,46 +143,24 @@ def cluster_name(entry: dict[str, Any]) -> str:
 
 def fact_text(fact: dict[str, Any]) -> str:
     """One stored cluster fact ({feature, kind, value, direction}) as a sentence in the active language."""
-    from analytics.explain import _num, feature_label
-
     feature, kind, value = fact.get("feature", ""), fact.get("kind", ""), fact.get("value")
     if kind == "category":
-        category = _category(fact)
-        return str(SENTENCES["category"]) % {"category": category} if category else ""
-    if value is None:
+        value = _category(fact)
+        if not value:
+            return ""
+    elif value is None:
         return str(fact.get("text", ""))
-    v = float(value)
-    if kind == "ratio":
-        if feature in RATIO_SENTENCES:
-            return str(RATIO_SENTENCES[feature]) % {"v": _num(v)}
-        return str(SENTENCES["ratio"]) % {"feature": feature_label(feature), "v": _num(v)}
-    if feature == "one_time_buyer":
-        if round(v * 100) in (0, 100):  # never "0% of them" or "100%" for a few customers
-            key = {0.0: "one_time_none", 1.0: "one_time_all"}.get(
-                v, "one_time_almost_none" if v < 0.5 else "one_time_almost_all"
-            )
-            return str(SENTENCES[key])
-        return str(SENTENCES["one_time_buyer"]) % {"v": _num(v * 100, 0)}
-    if feature in ("mean_days_between_orders", "recency_days"):
-        return str(SENTENCES[feature]) % {"v": _num(v)}
-    if feature == "return_rate":
-        return str(SENTENCES["return_rate"]) % {"v": _num(v * 100, 0)}
-    if feature == "review_sentiment":
-        return str(SENTENCES["review_positive" if v > 0.2 else "review_negative" if v < -0.2 else "review_neutral"])
-    if feature == "age":
-        return str(SENTENCES["age"]) % {"v": _num(v, 0)}
-    if feature.endswith("_share"):
-        return str(SENTENCES["share"]) % {"feature": feature_label(feature), "v": _num(v * 100, 0)}
-    return str(SENTENCES["value"]) % {"feature": feature_label(feature), "v": _num(v)}
+    return cluster_names.render_fact(
+        *cluster_names.fact_parts(feature, kind, value),
+        sentences=SENTENCES,
+        ratio_sentences=RATIO_SENTENCES,
+        number=lambda v, digits: number_format(round(v, digits), digits, force_grouping=True),
+        label=feature_label,
+    )
 
 
 def fact_texts(facts: list[dict[str, Any]] | None) -> list[str]:
     return [t for t in (fact_text(f) for f in _facts(facts)) if t]
-
-
-def facts_sentence(facts: list[dict[str, Any]] | None) -> str:
-    """The cluster's description: whole sentences, one per fact."""
-    return " ".join(fact_texts(facts)) or str(SENTENCES["average"])
 
 
 def cluster_headline(facts: list[dict[str, Any]] | None) -> str:

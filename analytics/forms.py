@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from analytics import explain
 from analytics.compute.pipeline import CLUSTER_METHODS
+from analytics.compute.rules import RULE_ALGORITHMS
 from analytics.models import RuleLevel, Segment
 from analytics.segments import COMPARISONS, FIELDS, MAX_CONDITIONS, DefinitionError, definition_to_q
 from analytics.selectors.customers import CUSTOMER_SORTS, DEFAULT_CUSTOMER_SORT, CustomerFilters
@@ -26,6 +27,7 @@ CLUSTER_METHOD_LABELS = {
     "agglomerative": gettext_lazy("Agglomerative (hierarchical)"),
     "hdbscan": gettext_lazy("HDBSCAN (density-based, finds k itself)"),
 }
+RULE_ALGORITHM_LABELS = {"fpgrowth": "FP-growth", "apriori": "Apriori"}  # the algorithms' names
 CHURN_CHOICES = [("", gettext_lazy("Any churn risk"))] + [(k, v) for k, v in explain.CHURN_RISK.items() if k]
 
 
@@ -50,7 +52,10 @@ class AnalysisRunForm(forms.Form):
         min_value=0.0001,
         max_value=1,
         required=False,
-        help_text=gettext_lazy("Share of orders a combination must appear in. Empty: 0.01, and at least 10 orders."),
+        help_text=gettext_lazy(
+            "Share of orders a combination must appear in. Empty: 0.01, and at least 10 orders, but never more "
+            "than 0.05 (a shop with few orders still gets rules)."
+        ),
         widget=forms.NumberInput(attrs={"step": "0.001", "placeholder": "0.01"}),
     )
     min_confidence = forms.FloatField(
@@ -69,7 +74,7 @@ class AnalysisRunForm(forms.Form):
     )
     rule_algorithm = forms.ChoiceField(
         label=gettext_lazy("Rule mining algorithm"),
-        choices=[("fpgrowth", "FP-growth"), ("apriori", "Apriori")],
+        choices=[(a, RULE_ALGORITHM_LABELS.get(a, a)) for a in RULE_ALGORITHMS],
         initial="fpgrowth",
         help_text=gettext_lazy("Both find the same rules; FP-growth is much faster."),
     )

@@ -176,3 +176,11 @@ class CustomerScore(ShopOwned):
     class Meta(ShopOwned.Meta):
         constraints = [models.UniqueConstraint(fields=["shop", "run", "customer"], name="score_unique_run_customer")]
         indexes = [models.Index(fields=["shop", "run", "rfm_group"]), models.Index(fields=["shop", "customer"])]
+
+    @property
+    def churn_percent(self) -> int | None:
+        """The churn risk shown, in whole percent: 100 minus the chance still active (as shown, rounded);
+        None when the purchase model gives no chance still active."""
+        if self.p_alive is None:
+            return None
+        return 100 - round(self.p_alive * 100)

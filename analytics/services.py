@@ -125,6 +125,8 @@ def pipeline_params(params: dict[str, Any]) -> pipeline.PipelineParams:
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a number, not {value!r}") from None
 
+    # the purchase model only when one was chosen: PipelineParams holds the default
+    chosen = {"clv_model": params["clv_model"]} if params.get("clv_model") else {}
     return pipeline.PipelineParams(
         only=tuple(only),
         min_support=number("min_support", float),
@@ -134,7 +136,7 @@ def pipeline_params(params: dict[str, Any]) -> pipeline.PipelineParams:
         cluster_method=params.get("cluster_method", "kmeans"),
         k=number("k", int),
         calibration_end=calibration_end,
-        clv_model=params.get("clv_model") or "mbgnbd",
+        **chosen,
     )
 
 
@@ -359,7 +361,7 @@ def _store_segments(*, run: AnalysisRun, result, keys: pd.DataFrame, clv: pd.Dat
     if "cluster" in keys.columns and result.clusters is not None:
         c = result.clusters
         for key, members in keys.groupby("cluster").groups.items():
-            if key == "outliers":
+            if key == pipeline.OUTLIERS_KEY:
                 add_segment(
                     key,
                     SegmentKind.OUTLIERS,
@@ -368,7 +370,7 @@ def _store_segments(*, run: AnalysisRun, result, keys: pd.DataFrame, clv: pd.Dat
                     description="Customers unlike the rest (for example wholesalers); kept out of the clusters.",
                 )
                 continue
-            if key == "noise":
+            if key == pipeline.NOISE_KEY:
                 add_segment(key, SegmentKind.OUTLIERS, "No clear group", members, description=NOISE_DESCRIPTION)
                 continue
             label = int(key.split(":")[1])
@@ -610,13 +612,7 @@ def churn_risks(*, p_alive: pd.Series, rfm_group: pd.Series) -> pd.Series:
     ``p_alive`` (the fallback model cannot tell who has stopped)."""
     p = p_alive.astype(float).to_numpy()
     from_rfm = rfm_group.map(CHURN_FROM_RFM).fillna("low").where(rfm_group != "", "").to_numpy()
-    churn = np.round(1.0 - p, 2)  # p_alive is stored in whole percent; so is the churn shown
-    out = np.select(
-        [churn >= clv_mod.CHURN_HIGH_FROM, churn > clv_mod.CHURN_MEDIUM_ABOVE, churn >= 0],
-        ["high", "medium", "low"],
-        "",
-    )
-    return pd.Series(np.where(np.isnan(p), from_rfm, out), index=p_alive.index)
+    return pd.Series(np.where(np.isnan(p), from_rfm, clv_mod.churn_band(p)), index=p_alive.index)
 
 
 def churn_risk_explanation(score: CustomerScore) -> str:
@@ -624,10 +620,9 @@ def churn_risk_explanation(score: CustomerScore) -> str:
     if not score.churn_risk:
         return _("No purchase yet, so no churn risk.")
     if score.p_alive is not None:
-        percent = round(score.p_alive * 100)
         line = _("Churn risk %(churn)d%% = 100%% minus a %(percent)d%% chance of still being active") % {
-            "churn": 100 - percent,
-            "percent": percent,
+            "churn": score.churn_percent,
+            "percent": round(score.p_alive * 100),
         }
         if score.recency_days is not None:
             line += _("; last order %(days)d days ago") % {"days": round(score.recency_days)}

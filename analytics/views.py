@@ -139,17 +139,7 @@ def demo_data_status(request: HttpRequest) -> HttpResponse:
 @shop_required
 def analysis(request: HttpRequest) -> HttpResponse:
     runs = _page(request, run_pages.run_list(shop=request.shop), per_page=15)
-    rows = [
-        {
-            "run": r,
-            "quality": run_pages.run_quality(r),
-            "ratings": run_quality_pages.run_ratings(r),
-            "clusters": (r.summary or {}).get("clusters") or {},
-            "timings": run_pages.run_timings(r),
-            "clv": run_pages.clv_check(r),
-        }
-        for r in runs.object_list
-    ]
+    rows = run_pages.run_rows(list(runs.object_list))
     context = {
         "runs": runs,
         "rows": rows,
@@ -355,7 +345,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
             "run": run,
             "score": score,
             "feature_groups": customer_pages.feature_groups(score),
-            "explanations": customer_pages.prediction_explanations(score, currency=request.shop.currency),
+            "explanations": customer_pages.prediction_explanations(score, run=run, currency=shop.currency),
             "orders": orders,
             "order_total": order_total,
             "memberships": customer_pages.segment_history_for(shop=shop, customer=customer),

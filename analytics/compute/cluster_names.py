@@ -25,7 +25,9 @@ English texts as msgids and translates them; a test keeps both in step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,7 +129,6 @@ FACT_KIND = {
     "age": "value",
     "top_category_share": "value",
     "top_brand_share": "value",
-    "one_time_buyer": "share",
 }
 
 
@@ -154,14 +155,12 @@ class ClusterFact:
 class ClusterName:
     """A cluster's name: ``key`` (one of :data:`NAME_TEXTS`), ``qualifiers`` (keys of
     :data:`QUALIFIER_TEXTS`) and ``number`` (set only when qualifiers could not tell two
-    clusters apart), with ``text`` its English rendering and ``positions`` the dimension
-    positions it was chosen from (for the curious and for tests)."""
+    clusters apart), with ``text`` its English rendering."""
 
     key: str
     qualifiers: tuple[str, ...] = ()
     number: int | None = None
     text: str = ""
-    positions: dict[str, float] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict:
         return {"key": self.key, "qualifiers": list(self.qualifiers), "number": self.number}
@@ -176,38 +175,103 @@ def name_text(key: str, qualifiers: tuple[str, ...] | list[str] = (), number: in
     return text
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.1f}" if abs(value) < 10 else f"{value:.0f}"
+# English labels of the features a fact may name, word for word the web layer's msgids
+# (analytics.explain.FEATURE_LABELS; a test keeps them in step).
+FEATURE_TEXTS: dict[str, str] = {
+    "recency_days": "Days since last purchase",
+    "frequency": "Purchase days",
+    "orders": "Purchase orders",
+    "monetary": "Net spend",
+    "gross_sales": "Gross sales",
+    "returns_value": "Value returned",
+    "avg_order_value": "Average order value",
+    "mean_days_between_orders": "Days between orders",
+    "return_rate": "Return rate",
+    "tenure_days": "Days as a customer",
+    "browsing_seconds": "Time browsing (seconds)",
+    "page_views": "Page views",
+    "searches": "Searches",
+    "add_to_carts": "Added to cart",
+    "top_category_share": "Share of spend in favourite category",
+    "top_brand_share": "Share of spend on favourite brand",
+    "preferred_weekday": "Preferred weekday",
+    "preferred_hour": "Preferred hour",
+    "review_sentiment": "Review sentiment",
+    "reviews": "Reviews written",
+    "age": "Age",
+}
 
 
-def fact_sentence(feature: str, kind: str, value: float | str) -> str:
-    """The English sentence of one fact (the web layer has the same ones as msgids)."""
-    label = feature.replace("_", " ")
+def _decimals(value: float) -> int:
+    return 1 if abs(value) < 10 else 0
+
+
+def fact_parts(feature: str, kind: str, value: float | str) -> tuple[str, dict[str, Any]]:
+    """Which sentence tells a fact, and its parameters, for every language alike.
+
+    The key is one of :data:`SENTENCES`, or ``"ratio:<feature>"`` for :data:`RATIO_SENTENCES`.
+    Parameters: ``v`` is a number as ``(value, decimals)``, ``feature`` a feature key, and
+    ``category`` a text. :func:`render_fact` turns them into words.
+    """
     if kind == "category":
-        return SENTENCES["category"] % {"category": value}
+        return "category", {"category": str(value)}
     v = float(value)
     if kind == "ratio":
         if feature in RATIO_SENTENCES:
-            return RATIO_SENTENCES[feature] % {"v": f"{v:.1f}"}
-        return SENTENCES["ratio"] % {"feature": label.capitalize(), "v": f"{v:.1f}"}
+            return f"ratio:{feature}", {"v": (v, _decimals(v))}
+        return "ratio", {"feature": feature, "v": (v, _decimals(v))}
     if feature == "one_time_buyer":
         if round(v * 100) in (0, 100):  # never "0% of them" or "100%" for a few customers
             key = {0.0: "one_time_none", 1.0: "one_time_all"}.get(
                 v, "one_time_almost_none" if v < 0.5 else "one_time_almost_all"
             )
-            return SENTENCES[key]
-        return SENTENCES["one_time_buyer"] % {"v": f"{v * 100:.0f}"}
+            return key, {}
+        return "one_time_buyer", {"v": (v * 100, 0)}
     if feature in ("mean_days_between_orders", "recency_days"):
-        return SENTENCES[feature] % {"v": _fmt(v)}
+        return feature, {"v": (v, _decimals(v))}
     if feature == "return_rate":
-        return SENTENCES["return_rate"] % {"v": f"{v * 100:.0f}"}
+        return "return_rate", {"v": (v * 100, 0)}
     if feature == "review_sentiment":
-        return SENTENCES["review_positive" if v > 0.2 else "review_negative" if v < -0.2 else "review_neutral"]
+        return ("review_positive" if v > 0.2 else "review_negative" if v < -0.2 else "review_neutral"), {}
     if feature == "age":
-        return SENTENCES["age"] % {"v": f"{v:.0f}"}
+        return "age", {"v": (v, 0)}
     if feature.endswith("_share"):
-        return SENTENCES["share"] % {"feature": label.capitalize(), "v": f"{v * 100:.0f}"}
-    return SENTENCES["value"] % {"feature": label.capitalize(), "v": _fmt(v)}
+        return "share", {"feature": feature, "v": (v * 100, 0)}
+    return "value", {"feature": feature, "v": (v, _decimals(v))}
+
+
+def render_fact(
+    key: str,
+    params: dict[str, Any],
+    *,
+    sentences: Mapping[str, Any],
+    ratio_sentences: Mapping[str, Any],
+    number: Callable[[float, int], str],
+    label: Callable[[str], str],
+) -> str:
+    """One fact in words, from :func:`fact_parts`, with the sentences, number format and feature
+    labels of a language (the web layer passes translated ones)."""
+    template = ratio_sentences[key[6:]] if key.startswith("ratio:") else sentences[key]
+    words = {
+        name: number(*value) if name == "v" else label(value) if name == "feature" else value
+        for name, value in params.items()
+    }
+    return str(template) % words if words else str(template)
+
+
+def _english_label(feature: str) -> str:
+    return FEATURE_TEXTS.get(feature, feature.replace("_", " ").capitalize())
+
+
+def fact_sentence(feature: str, kind: str, value: float | str) -> str:
+    """The English sentence of one fact, stored with the run (for the API, exports and campaigns)."""
+    return render_fact(
+        *fact_parts(feature, kind, value),
+        sentences=SENTENCES,
+        ratio_sentences=RATIO_SENTENCES,
+        number=lambda v, d: f"{v:,.{d}f}",
+        label=_english_label,
+    )
 
 
 def description_text(facts: list[ClusterFact]) -> str:
@@ -295,27 +359,27 @@ def _positions(features: pd.DataFrame, column: str, labels: pd.Series, clusters:
     return out
 
 
-def name_clusters(features: pd.DataFrame, labels: pd.Series, n_clusters: int) -> dict[int, ClusterName]:
+def name_clusters(
+    features: pd.DataFrame, labels: pd.Series, n_clusters: int, one_time: pd.Series | None = None
+) -> dict[int, ClusterName]:
     """One distinct, deterministic :class:`ClusterName` per cluster ``0..n_clusters-1``.
 
     ``labels`` is indexed like ``features`` (-1 = in no cluster; those customers still
-    count in the shop's percentiles).
+    count in the shop's percentiles). ``one_time`` is :func:`one_time_mask` when the caller
+    has it already.
     """
     clusters = list(range(n_clusters))
     labels = labels.reindex(features.index)
-    dims = {col: _positions(features, col, labels, clusters) for col in ("recency_days", "monetary", "frequency")}
-    one_time = one_time_mask(features)
+    # the qualifier dimensions include recency, spend and frequency: ranked once for both uses
+    qual_pos = {col: _positions(features, col, labels, clusters) for col in QUALIFIER_DIMENSIONS}
+    one_time = one_time_mask(features) if one_time is None else one_time
     base: dict[int, str] = {}
-    positions: dict[int, dict[str, float]] = {}
     for c in clusters:
         members = labels == c
-        pos = {col: d[c] for col, d in dims.items() if c in d}
         share = float(one_time[members].mean()) if one_time is not None and members.any() else 0.0
-        pos["one_time_share"] = share
-        positions[c] = pos
-        spend, freq, recency = pos.get("monetary", 0.5), pos.get("frequency", 0.5), pos.get("recency_days", 0.5)
-        # "big spenders" is for a minority that stands out by spend more than by how often it
-        # buys: half a shop buying a little more often (and so spending more) are its regulars
+        spend, freq, recency = (qual_pos[col].get(c, 0.5) for col in ("monetary", "frequency", "recency_days"))
+        # "big spenders" is for a minority that stands out by spend at least as much as by how
+        # often it buys: half a shop buying a little more often (and so spending more) are its regulars
         minority = float(members.mean()) < 0.5
         if share >= ONE_TIME_MAJORITY:
             kind = "one_time_buyers"
@@ -323,8 +387,6 @@ def name_clusters(features: pd.DataFrame, labels: pd.Series, n_clusters: int) ->
             kind = "big_spenders"
         elif freq >= HIGH:
             kind = "regulars"
-        elif spend >= HIGH:
-            kind = "big_spenders"
         elif spend <= LOW:
             kind = "small_spenders"
         elif freq <= LOW:
@@ -336,7 +398,6 @@ def name_clusters(features: pd.DataFrame, labels: pd.Series, n_clusters: int) ->
 
     qualifiers: dict[int, list[str]] = {c: [] for c in clusters}
     used: dict[int, set[str]] = {c: set() for c in clusters}
-    qual_pos = {col: _positions(features, col, labels, clusters) for col in QUALIFIER_DIMENSIONS}
     for _ in range(MAX_QUALIFIERS):
         clashes = _clashes(base, qualifiers)
         if not clashes:
@@ -363,9 +424,7 @@ def name_clusters(features: pd.DataFrame, labels: pd.Series, n_clusters: int) ->
         for i, c in enumerate(sorted(group), start=1):
             numbers[c] = i
     return {
-        c: ClusterName(
-            base[c], tuple(qualifiers[c]), numbers[c], name_text(base[c], qualifiers[c], numbers[c]), positions[c]
-        )
+        c: ClusterName(base[c], tuple(qualifiers[c]), numbers[c], name_text(base[c], qualifiers[c], numbers[c]))
         for c in clusters
     }
 

@@ -45,7 +45,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cluster_names import ClusterFact, ClusterName, describe_cluster, description_text, name_clusters, one_time_mask
+from .cluster_names import (
+    ONE_TIME_MAJORITY,
+    ClusterFact,
+    ClusterName,
+    describe_cluster,
+    description_text,
+    name_clusters,
+    one_time_mask,
+)
 
 __all__ = ["ClusterFact", "ClusterName", "ClusterResult", "cluster_customers", "prepare_matrix"]
 
@@ -352,14 +360,14 @@ def cluster_customers(
         numeric.insert(used.index(ONE_TIME), ONE_TIME, one_time.astype(float).to_numpy())
     z = pd.DataFrame(x_all, index=ids, columns=used)
     z_base = z.mean()
-    names = name_clusters(features, labels, n_clusters)
+    names = name_clusters(features, labels, n_clusters, one_time)
     rows, descriptions, facts = [], {}, {}
     clustered_ids = ids[labels.to_numpy() != -1]
     for c in range(n_clusters):
         members = ids[labels.to_numpy() == c]
         row = {"cluster": c, "size": len(members), "share": len(members) / max(len(clustered_ids), 1)}
         row.update(numeric.loc[members].mean().to_dict())
-        if GAP in row and one_time is not None and one_time.loc[members].mean() >= 0.5:
+        if GAP in row and row.get(ONE_TIME, 0.0) >= ONE_TIME_MAJORITY:
             row[GAP] = float("nan")  # mostly one-time buyers: no gap between orders to speak of
         rows.append(row)
         cluster_facts = describe_cluster(features, members, ids, z.loc[members].mean() - z_base, describe_top, one_time)

@@ -27,7 +27,7 @@ The figures an owner sees, all from ONE purchase model, so they cannot contradic
   not stopped buying, given how often and how recently they bought. MBG/NBD is the
   default because BG/NBD gives every one-time buyer 100% however long ago they bought.
   Rounded to the whole percent shown.
-- churn risk (``churn``): ``1 - p_alive``; the band is high from :data:`CHURN_HIGH_FROM`
+- churn risk: ``1 - p_alive``; its band (:func:`churn_band`) is high from :data:`CHURN_HIGH_FROM`
   (as likely gone as not, or more: exactly when there is no expected next order), medium above
   :data:`CHURN_MEDIUM_ABOVE`, low otherwise.
 - expected purchases (``expected_purchases_365d``): purchase days expected in the next
@@ -62,8 +62,16 @@ from scipy import optimize, special
 
 from ._util import require_columns, timestamp_utc_naive, to_utc_naive
 
-DAYS_PER_MONTH = 365.25 / 12
-_UNITS = {"D": ("days", 1.0), "W": ("weeks", 7.0)}
+_FREQ_UNITS = {"D": "days", "W": "weeks"}
+_DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0}
+
+
+def days_per_unit(time_unit: str) -> float:
+    """Days in one time unit of the models: ``'days'`` -> 1, ``'weeks'`` -> 7."""
+    try:
+        return _DAYS_PER_UNIT[time_unit]
+    except KeyError:
+        raise ValueError(f"time_unit must be 'days' or 'weeks', got {time_unit!r}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -112,11 +120,12 @@ def summary_from_transactions(
 
     ``result.attrs`` holds ``time_unit`` and ``calibration_end``.
     """
-    if freq not in _UNITS:
+    if freq not in _FREQ_UNITS:
         raise ValueError(f"freq must be 'D' or 'W', got {freq!r}")
     cols = [customer_id_col, datetime_col] + ([monetary_col] if monetary_col else [])
     require_columns(transactions, cols, "transactions")
-    unit_name, days_per_unit = _UNITS[freq]
+    unit_name = _FREQ_UNITS[freq]
+    unit_days = days_per_unit(unit_name)
     cal_end = timestamp_utc_naive(calibration_end, "calibration_end").normalize()
     obs_end = (
         timestamp_utc_naive(observation_end, "observation_end").normalize() if observation_end is not None else cal_end
@@ -146,8 +155,8 @@ def summary_from_transactions(
     first_day = g["day"].min()
     out = pd.DataFrame(index=first_day.index)
     out["frequency"] = (g.size() - 1).astype(float)
-    out["recency"] = (g["day"].max() - first_day).dt.days / days_per_unit
-    out["T"] = (cal_end - first_day).dt.days / days_per_unit
+    out["recency"] = (g["day"].max() - first_day).dt.days / unit_days
+    out["T"] = (cal_end - first_day).dt.days / unit_days
     if monetary_col:
         repeat = cal[cal["day"] > cal["customer_id"].map(first_day)]
         out["monetary_value"] = repeat.groupby("customer_id")["value"].mean().reindex(out.index).fillna(0.0)
@@ -157,7 +166,7 @@ def summary_from_transactions(
         out["frequency_holdout"] = hold.size().reindex(out.index).fillna(0).astype(float)
         if monetary_col:
             out["monetary_value_holdout"] = hold["value"].mean().reindex(out.index).fillna(0.0)
-        out["duration_holdout"] = (obs_end - cal_end).days / days_per_unit
+        out["duration_holdout"] = (obs_end - cal_end).days / unit_days
     out.index.name = "customer_id"
     out.attrs["time_unit"] = unit_name
     out.attrs["calibration_end"] = cal_end
@@ -318,6 +327,24 @@ def _positive_nll(mean_ll: Any) -> Any:
     return nll
 
 
+def _positive_nll_and_grad(mean_ll: Any) -> Any:
+    """The mean negative log-likelihood over log-parameters and its gradient by them, from a
+    ``mean_ll(params, gradient=True)`` giving the value and its derivatives by the parameters
+    (inf and a zero gradient where either is not finite)."""
+
+    def nll_and_grad(logp: np.ndarray) -> tuple[float, np.ndarray]:
+        p = np.exp(logp)
+        if not np.all(np.isfinite(p)):
+            return np.inf, np.zeros_like(logp)
+        with np.errstate(all="ignore"):
+            val, grad = mean_ll(p, gradient=True)
+        if not (np.isfinite(val) and np.isfinite(grad).all()):
+            return np.inf, np.zeros_like(logp)
+        return -val, -grad * p  # d/d(log p) = p * d/dp
+
+    return nll_and_grad
+
+
 def _dropout_params(res: optimize.OptimizeResult, n: float, time_unit: str, model: str) -> BGNBDParams:
     """The fitted (r, alpha, a, b) from the optimiser's log-parameters; the log-likelihood summed over ``n``."""
     p = np.exp(res.x)
@@ -344,20 +371,9 @@ def fit_bgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") ->
     """
     x, tx, t_ = _check_rft(frequency, recency, T)
     data = _BGNBDData(x, tx, t_)
-    nll = _positive_nll(data.mean_ll)
-
-    def nll_and_grad(logp: np.ndarray) -> tuple[float, np.ndarray]:
-        p = np.exp(logp)
-        if not np.all(np.isfinite(p)):
-            return np.inf, np.zeros_like(logp)
-        with np.errstate(all="ignore"):
-            val, grad = data.mean_ll(p, gradient=True)
-        if not (np.isfinite(val) and np.isfinite(grad).all()):
-            return np.inf, np.zeros_like(logp)
-        return -val, -grad * p  # d/d(log p) = p * d/dp
-
     x0 = np.log([1.0, max(float(np.mean(t_)), 1e-3), 1.0, 1.0])
-    return _dropout_params(_minimise(nll, x0, nll_and_grad), data.n, time_unit, "bgnbd")
+    res = _minimise(_positive_nll(data.mean_ll), x0, _positive_nll_and_grad(data.mean_ll))
+    return _dropout_params(res, data.n, time_unit, "bgnbd")
 
 
 def fit_mbgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") -> BGNBDParams:
@@ -402,18 +418,8 @@ def fit_mbgnbd(frequency: Any, recency: Any, T: Any, time_unit: str = "weeks") -
         grad = np.array([(w * d).sum() / total_w for d in (d_r, d_alpha, d_a, d_b)])
         return value, grad
 
-    def nll_and_grad(logp: np.ndarray) -> tuple[float, np.ndarray]:
-        p = np.exp(logp)
-        if not np.all(np.isfinite(p)):
-            return np.inf, np.zeros_like(logp)
-        with np.errstate(all="ignore"):
-            val, grad = mean_ll(p, gradient=True)
-        if not (np.isfinite(val) and np.isfinite(grad).all()):
-            return np.inf, np.zeros_like(logp)
-        return -val, -grad * p  # d/d(log p) = p * d/dp
-
     x0 = np.log([1.0, max(float(np.mean(t_)), 1e-3), 1.0, 1.0])
-    res = _minimise(_positive_nll(mean_ll), x0, nll_and_grad)
+    res = _minimise(_positive_nll(mean_ll), x0, _positive_nll_and_grad(mean_ll))
     return _dropout_params(res, float(total_w), time_unit, "mbgnbd")
 
 
@@ -548,15 +554,6 @@ def next_purchase_wait(params: BGNBDParams | NBDParams, frequency: Any, T: Any, 
     return np.where(p > 0.5, wait, np.nan)
 
 
-def expected_purchases_new_customer(params: BGNBDParams, t: float) -> float:
-    """E[X(t)]: expected purchases of a new BG/NBD customer in their first ``t`` time units."""
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    if abs(a - 1) < 1e-9:
-        a = 1 + 1e-9
-    hyp = special.hyp2f1(r, b, a + b - 1, t / (alpha + t))
-    return float((a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp))
-
-
 # ---------------------------------------------------------------------------
 # Gamma-Gamma
 # ---------------------------------------------------------------------------
@@ -660,6 +657,19 @@ HORIZON_DAYS = 365  # "the next 12 months" of every figure
 # so has no expected next order), "low" only when at least 4 in 5 such customers are still active.
 CHURN_HIGH_FROM = 0.5
 CHURN_MEDIUM_ABOVE = 0.2
+# Below this many customers with a repeat purchase, the purchase model is not fitted.
+MIN_REPEAT_CUSTOMERS = 20
+
+
+def churn_band(p_alive: Any) -> np.ndarray:
+    """``'high'`` / ``'medium'`` / ``'low'`` per customer from the churn risk ``1 - p_alive``
+    (in whole percent, as shown), ``''`` where there is no ``p_alive`` (NaN: the NBD)."""
+    p = np.asarray(p_alive, dtype=float)
+    with np.errstate(invalid="ignore"):
+        churn = np.round(1.0 - p, 2)  # p_alive is stored in whole percent; so is the churn shown
+        return np.select(
+            [churn >= CHURN_HIGH_FROM, churn > CHURN_MEDIUM_ABOVE, churn >= 0], ["high", "medium", "low"], ""
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -688,17 +698,13 @@ class CLVResult:
     customers: pd.DataFrame | None = None
     repeat_customers: int = 0
 
-    @property
-    def purchase_params(self) -> BGNBDParams | NBDParams | None:
-        return self.nbd if self.model == "nbd" else self.fit
-
 
 def clv_analysis(
     summary: pd.DataFrame,
     time_unit: str | None = None,
     as_of: Any = None,
     model: str = "mbgnbd",
-    min_repeat_customers: int = 20,
+    min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
     fallback: str = "",
     fallback_detail: str = "",
 ) -> CLVResult:
@@ -724,7 +730,7 @@ def clv_analysis(
     Returns
     -------
     :class:`CLVResult`. ``customers`` is indexed like ``summary`` with the figures of the
-    module docstring: ``p_alive`` (NaN under the NBD), ``churn`` (= 1 - p_alive),
+    module docstring: ``p_alive`` (NaN under the NBD; its churn band: :func:`churn_band`),
     ``expected_purchases_30d``, ``_90d``, ``_365d`` (the last rounded to 2 decimals: it is a
     factor of ``clv``), ``next_order_in_days`` / ``next_order_date`` (NaN / NaT unless
     :func:`next_purchase_wait` falls within the next 12 months), ``expected_average_value``
@@ -737,7 +743,7 @@ def clv_analysis(
         raise ValueError("time_unit must be 'days' or 'weeks' (or set in summary.attrs)")
     if model not in PURCHASE_MODELS:
         raise ValueError(f"model must be one of {', '.join(PURCHASE_MODELS)}")
-    days_per_unit = 1.0 if unit == "days" else 7.0
+    unit_days = days_per_unit(unit)
     x, tx, t_ = _check_rft(summary["frequency"], summary["recency"], summary["T"])
     repeaters = int((x > 0).sum())
     base: dict[str, Any] = {"time_unit": unit, "repeat_customers": repeaters}
@@ -775,10 +781,9 @@ def clv_analysis(
     out = pd.DataFrame(index=summary.index)
     # to the whole percent shown, so that churn, the churn band and the next order agree with it
     out["p_alive"] = np.round(p_alive(params, x, tx, t_), 2)
-    out["churn"] = np.round(1.0 - out["p_alive"], 2)
     for days in (30, 90, HORIZON_DAYS):
-        out[f"expected_purchases_{days}d"] = expected_purchases(params, days / days_per_unit, x, tx, t_)
-    wait = next_purchase_wait(params, x, t_, out["p_alive"]) * days_per_unit
+        out[f"expected_purchases_{days}d"] = expected_purchases(params, days / unit_days, x, tx, t_)
+    wait = next_purchase_wait(params, x, t_, out["p_alive"]) * unit_days
     out["next_order_in_days"] = np.where(wait <= HORIZON_DAYS, wait, np.nan)  # within the 12 months, or none
     start = as_of if as_of is not None else summary.attrs.get("calibration_end")
     if start is not None:
@@ -831,7 +836,6 @@ class HoldoutValidation:
     ``max_frequency`` and above): customers, actual and predicted mean holdout purchases.
     """
 
-    model: str
     time_unit: str
     duration: float
     customers: int
@@ -842,10 +846,6 @@ class HoldoutValidation:
     @property
     def predicted_total(self) -> float:
         return self.errors["model"].predicted_total
-
-    @property
-    def mae(self) -> float:
-        return self.errors["model"].mae
 
     @property
     def beats_baselines(self) -> bool:
@@ -884,7 +884,6 @@ def holdout_validation(
         .reset_index()
     )
     return HoldoutValidation(
-        model=params.model,
         time_unit=params.time_unit,
         duration=duration,
         customers=len(summary),
@@ -922,9 +921,10 @@ class CalibrationCheck:
 def calibration_check(summary: pd.DataFrame, model: str = "mbgnbd") -> CalibrationCheck:
     """Fit ``model`` on the calibration columns of ``summary`` and check it on its holdout.
 
-    The model falls back when its fit is degenerate, or when its holdout MAE is not below
-    the MAE of each customer's own past rate and of predicting nothing (it does not earn
-    its place). Raises ``ValueError`` when ``summary`` has no holdout or bad input.
+    The model falls back when its fit is degenerate, or when its holdout RMSE is not below
+    the RMSE of each customer's own past rate and of predicting nothing (it does not earn
+    its place; :attr:`HoldoutValidation.beats_baselines` says why RMSE, not MAE). Raises
+    ``ValueError`` when ``summary`` has no holdout or bad input.
     """
     require_columns(summary, ("frequency", "recency", "T", "frequency_holdout", "duration_holdout"), "summary")
     unit = summary.attrs.get("time_unit", "days")
@@ -949,7 +949,7 @@ def calibration_check(summary: pd.DataFrame, model: str = "mbgnbd") -> Calibrati
     cal_end = summary.attrs.get("calibration_end")
     return CalibrationCheck(
         calibration_end=cal_end,
-        observation_end=cal_end + pd.Timedelta(days=float(summary["duration_holdout"].iloc[0]) * _UNITS_DAYS[unit]),
+        observation_end=cal_end + pd.Timedelta(days=float(summary["duration_holdout"].iloc[0]) * days_per_unit(unit)),
         fit=fit,
         degenerate=degenerate,
         validation=validation,
@@ -957,6 +957,3 @@ def calibration_check(summary: pd.DataFrame, model: str = "mbgnbd") -> Calibrati
         fallback=fallback,
         fallback_detail=detail,
     )
-
-
-_UNITS_DAYS = {name: days for name, days in _UNITS.values()}

@@ -8,7 +8,7 @@ naive itself is a candidate, so the winner is never worse than it on the
 backtest). The winner is refitted on the whole series for the forecast.
 
 Only complete periods are learnt from. The data ends at some moment (``data_end``:
-the last order, or "now" for a run as of now), usually part-way through a day and a
+just after the last order, or "now" for a run as of now), usually part-way through a day and a
 week: that period *in progress* holds only the orders so far, and a model (or the
 seasonal-naive "repeat the last week") fed with it as if it were a whole period
 forecasts a collapse (a segment's weekly revenue fell by 75-98% on the demo shop
@@ -71,7 +71,6 @@ class SeriesPeriods:
 
     complete: pd.Series
     first_partial: pd.Timestamp | None
-    first_partial_value: float | None
     in_progress: PeriodInProgress | None
 
 
@@ -106,7 +105,7 @@ class ForecastResult:
     naive_mae: float
     naive_mase: float
     naive_smape: float
-    history: pd.Series | None = None
+    history: pd.Series
     in_progress: PeriodInProgress | None = None
     first_partial: pd.Timestamp | None = None
 
@@ -310,8 +309,8 @@ def _on_clock(moment, tz) -> pd.Timestamp | None:
 def split_periods(series: pd.Series, freq: str, data_start=None, data_end=None) -> SeriesPeriods:
     """The complete ``freq`` periods of ``series`` and the partial ones at either end.
 
-    ``data_end`` is the moment the data stops (the last order, or now): values at or after it
-    are ignored, the grid runs up to the period containing it (periods without a value are 0),
+    ``data_end`` is the moment the data stops (just after the last order, or now): values at or
+    after it are ignored, the grid runs up to the period containing it (periods without a value are 0),
     and that period is *in progress* unless ``data_end`` falls exactly on its end (a data set
     that ends at midnight on a Sunday has no week in progress). ``data_start`` is the moment
     the data begins: the series' first period is partial, and dropped, when ``data_start`` falls
@@ -343,12 +342,12 @@ def split_periods(series: pd.Series, freq: str, data_start=None, data_end=None) 
                 forecast={},
             )
             s = s.iloc[:-1]
-    first_partial = first_value = None
+    first_partial = None
     if start is not None and len(s) and start > period_bounds(s.index[0], freq)[0]:
-        first_partial, first_value = s.index[0], float(s.iloc[0])
+        first_partial = s.index[0]
         s = s.iloc[1:]
     s.index = pd.DatetimeIndex(s.index, freq=step)
-    return SeriesPeriods(s, first_partial, first_value, in_progress)
+    return SeriesPeriods(s, first_partial, in_progress)
 
 
 def forecast_series(

@@ -24,6 +24,7 @@ from . import forecast as forecast_mod
 from . import money as money_mod
 from . import rfm as rfm_mod
 from . import rules as rules_mod
+from ._util import timestamp_utc_naive
 
 STEPS: tuple[str, ...] = ("rfm", "clusters", "rules", "forecast", "clv")
 CLUSTER_METHODS = ("kmeans", "agglomerative", "hdbscan")
@@ -80,6 +81,15 @@ class ForecastItem:
     result: forecast_mod.ForecastResult
     history: pd.Series
 
+    @staticmethod
+    def label_for(segment_key: str | None, metric: str, freq: str) -> str:
+        """``<segment key or shop>:<metric>:<freq>``: a forecast's name in notes and the summary."""
+        return f"{segment_key or 'shop'}:{metric}:{freq}"
+
+    @property
+    def label(self) -> str:
+        return self.label_for(self.segment_key, self.metric, self.freq)
+
 
 @dataclass(eq=False)
 class AnalysisResult:
@@ -107,11 +117,17 @@ class AnalysisResult:
         if self.clusters is not None:
             labels = self.clusters.labels.reindex(out.index)
             out["cluster"] = labels.map(
-                lambda v: None if pd.isna(v) else ("outliers" if v < 0 else f"cluster:{int(v)}")
+                lambda v: None if pd.isna(v) else (OUTLIERS_KEY if v < 0 else f"cluster:{int(v)}")
             )
             # HDBSCAN's noise is no cluster, but not unusual customers either: a group of its own
-            out.loc[out.index.isin(self.clusters.noise), "cluster"] = "noise"
+            out.loc[out.index.isin(self.clusters.noise), "cluster"] = NOISE_KEY
         return out
+
+
+# Segment keys of the customers in no cluster: IsolationForest's outliers, and HDBSCAN's noise
+# (customers in no dense group, not unusual ones); both are stored with the outliers' kind.
+OUTLIERS_KEY = "outliers"
+NOISE_KEY = "noise"
 
 
 def slug(name: str) -> str:
@@ -224,9 +240,10 @@ def _run_pipeline(
     if "forecast" in params.only:
         report("forecast", 80)
         t0 = time.perf_counter()
-        # The data ends at the last order (or at an as_of given for "now"): the day and week it
-        # falls in are in progress, left out of training (see compute/forecast.py).
-        data_end = as_of_ts if as_of is not None else placed.max()
+        # The data ends just after the last order (or at an as_of given for "now"): the day and
+        # week it falls in are in progress, left out of training (see compute/forecast.py). Just
+        # after: the end is exclusive, and a last order at midnight must not lose its whole day.
+        data_end = as_of_ts if as_of is not None else placed.max() + pd.Timedelta(1, "us")
         _run_forecasts(result, orders, lines, params, data_start=placed.min(), data_end=data_end)
         timings["forecast"] = time.perf_counter() - t0
 
@@ -259,8 +276,10 @@ def _run_clv(
         cal = clv_mod.summary_from_transactions(
             tx, "customer_id", "placed_at", "value", calibration_end=cal_end, observation_end=calibration_end, freq="D"
         )
-        if int((cal["frequency"] > 0).sum()) < 20:
-            raise ValueError("fewer than 20 customers with a repeat purchase before the holdout period")
+        if int((cal["frequency"] > 0).sum()) < clv_mod.MIN_REPEAT_CUSTOMERS:
+            raise ValueError(
+                f"fewer than {clv_mod.MIN_REPEAT_CUSTOMERS} customers with a repeat purchase before the holdout period"
+            )
         result.clv_check = clv_mod.calibration_check(cal, model=params.clv_model)
     except ValueError as exc:
         result.notes["clv_holdout"] = str(exc)
@@ -371,8 +390,8 @@ def _run_forecasts(
     )
     # a day with an order is covered from its start; the day of the last order is not covered to its end
     bounds = {
-        "data_start": _utc_naive(data_start).floor("D"),
-        "data_end": _utc_naive(data_end),
+        "data_start": timestamp_utc_naive(data_start, "data_start").floor("D"),
+        "data_end": timestamp_utc_naive(data_end, "data_end"),
     }
     daily = values.groupby(day.to_numpy()).sum()
     for metric in ("revenue", "orders"):
@@ -393,11 +412,6 @@ def _run_forecasts(
         _forecast_one(result, key, "revenue", "W", params.forecast_horizon_weeks, series, quick=True, **bounds)
 
 
-def _utc_naive(moment: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(moment)
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
-
-
 def _forecast_one(
     result: AnalysisResult,
     segment_key: str | None,
@@ -409,7 +423,7 @@ def _forecast_one(
     data_start: pd.Timestamp | None = None,
     data_end: pd.Timestamp | None = None,
 ) -> None:
-    label = f"{segment_key or 'shop'}:{metric}:{freq}"
+    label = ForecastItem.label_for(segment_key, metric, freq)
     if series.empty:
         result.notes[f"forecast {label}"] = "no orders"
         return
@@ -479,14 +493,13 @@ def summarise(result: AnalysisResult, top_rules: int = 10) -> dict[str, Any]:
         shop_rev = next(
             (f for f in result.forecasts if f.segment_key is None and f.metric == "revenue" and f.freq == "D"), None
         )
+        periods = {f.label: _forecast_periods(f) for f in result.forecasts}
         out["forecast"] = {
             "model": shop_rev.result.model if shop_rev else None,
             "backtest_error": _errors(shop_rev.result, naive=False) if shop_rev else None,
             "seasonal_naive_error": _errors(shop_rev.result, naive=True) if shop_rev else None,
-            "series": [f"{f.segment_key or 'shop'}:{f.metric}:{f.freq}" for f in result.forecasts],
-            "periods": {
-                f"{f.segment_key or 'shop'}:{f.metric}:{f.freq}": _forecast_periods(f) for f in result.forecasts
-            },
+            "series": list(periods),
+            "periods": periods,
             "notes": {k: v for k, v in result.notes.items() if k.startswith("forecast")},
         }
     if result.clv is not None:
@@ -497,12 +510,17 @@ def summarise(result: AnalysisResult, top_rules: int = 10) -> dict[str, Any]:
     return out
 
 
-def _fit_block(fit: clv_mod.BGNBDParams | clv_mod.NBDParams | None) -> dict[str, Any] | None:
+def _fit_block(
+    fit: clv_mod.BGNBDParams | clv_mod.NBDParams | None, degenerate: str | None = None
+) -> dict[str, Any] | None:
+    """A purchase model's fit; ``degenerate`` is its :func:`clv_mod.degenerate_reason` when already known."""
     if fit is None:
         return None
     block: dict[str, Any] = {"model": fit.model, "time_unit": fit.time_unit, "r": fit.r, "alpha": fit.alpha}
     if isinstance(fit, clv_mod.BGNBDParams):
-        block.update(a=fit.a, b=fit.b, degenerate=clv_mod.degenerate_reason(fit))
+        if degenerate is None:
+            degenerate = clv_mod.degenerate_reason(fit)
+        block.update(a=fit.a, b=fit.b, degenerate=degenerate)
     block["log_likelihood"] = round(fit.log_likelihood, 2)
     return block
 
@@ -533,11 +551,11 @@ def _clv_block(clv: clv_mod.CLVResult, check: clv_mod.CalibrationCheck | None) -
         holdout: dict[str, Any] = {
             "calibration_end": check.calibration_end.date().isoformat(),
             "observation_end": check.observation_end.date().isoformat(),
-            "fit": _fit_block(check.fit),
+            "fit": _fit_block(check.fit, check.degenerate),
             "verdict": check.fallback or "model_earns_its_place",
         }
         if v is not None:
-            days = v.duration * (7.0 if v.time_unit == "weeks" else 1.0)
+            days = v.duration * clv_mod.days_per_unit(v.time_unit)
             holdout.update(days=round(days, 1), customers=v.customers, actual_purchases=round(v.actual_total, 1))
             errors = {}
             if check.validation is not None:
@@ -550,8 +568,6 @@ def _clv_block(clv: clv_mod.CLVResult, check: clv_mod.CalibrationCheck | None) -
                 name: {"mae": _num(e.mae), "rmse": _num(e.rmse), "predicted_purchases": round(e.predicted_total, 1)}
                 for name, e in errors.items()
             }
-            shown = errors.get("model") or errors.get("fallback")
-            holdout["predicted_purchases"] = round(shown.predicted_total, 1) if shown else None
         block["holdout"] = holdout
     return block
 
@@ -568,7 +584,7 @@ def _forecast_periods(item: ForecastItem) -> dict[str, Any]:
     """Which periods a forecast learnt from and which partial ones it left out (the period in
     progress with its actual so far and its whole-period forecast; a partial first period)."""
     fc = item.result
-    history = fc.history if fc.history is not None else item.history
+    history = fc.history
     out: dict[str, Any] = {
         "trained_from": history.index[0].date().isoformat() if len(history) else None,
         "trained_through": history.index[-1].date().isoformat() if len(history) else None,

@@ -106,15 +106,14 @@ def _pyfim_rules(enc: _Encoded, min_confidence: float, min_len: int, max_len: in
     # given, not by all of them
     rules: list[tuple] = []
     if min_len <= 1:
-        rules = [
-            (code, (), c, enc.n, c) for code, c in enumerate(enc.item_counts) if c / enc.n + 1e-12 >= min_confidence
-        ]
+        rules = [(code, (), c, enc.n, c) for code, c in enumerate(enc.item_counts)]
     if max_len is not None and max_len < 2:
         return rules
     options: dict[str, Any] = {} if max_len is None else {"zmax": max_len}
     # pyfim 6.28 leaves out every itemset found in all the baskets it is given (a => b when a and b
     # are in every basket): one empty basket more keeps them, and changes no count of a rule with
-    # an antecedent. Asked for slightly less confidence than wanted: the exact cut is made on counts.
+    # an antecedent. Asked for slightly less confidence than wanted (it only prunes the search):
+    # the exact cut is made on counts, in _rules_frame.
     return rules + fim.fpgrowth(
         [*enc.transactions, []],
         target="r",
@@ -128,7 +127,8 @@ def _pyfim_rules(enc: _Encoded, min_confidence: float, min_len: int, max_len: in
 
 
 def _apriori_rules(enc: _Encoded, min_confidence: float, min_len: int, max_len: int | None) -> list[tuple]:
-    """mlxtend's Apriori for the frequent itemsets; rules (as :func:`_pyfim_rules`) generated from their counts."""
+    """mlxtend's Apriori for the frequent itemsets; rules (as :func:`_pyfim_rules`) generated from their counts,
+    every one of them: the confidence cut is made in :func:`_rules_frame`."""
     from mlxtend.frequent_patterns import apriori
 
     m = len(enc.transactions)
@@ -152,9 +152,7 @@ def _apriori_rules(enc: _Encoded, min_confidence: float, min_len: int, max_len: 
             continue
         for y in itemset:
             x = itemset - {y}
-            c_x = counts[x] if x else enc.n
-            if c_xy / c_x + 1e-12 >= min_confidence:
-                rules.append((y, tuple(x), c_xy, c_x, counts[frozenset([y])]))
+            rules.append((y, tuple(x), c_xy, counts[x] if x else enc.n, counts[frozenset([y])]))
     return rules
 
 
@@ -211,7 +209,8 @@ def association_rules_for(
 
 
 def _rules_frame(rules: list[tuple], enc: _Encoded, min_confidence: float) -> pd.DataFrame:
-    """The output frame from (consequent, antecedent codes, rule count, antecedent count, consequent count)."""
+    """The output frame from (consequent, antecedent codes, rule count, antecedent count, consequent count):
+    the rules with a confidence of at least ``min_confidence`` (the one exact cut, on the counts)."""
     if not rules:
         return pd.DataFrame(columns=list(RULE_COLUMNS))
     m = len(rules)
@@ -234,18 +233,13 @@ def _rules_frame(rules: list[tuple], enc: _Encoded, min_confidence: float) -> pd
     flat = np.fromiter(itertools.chain.from_iterable(bodies), dtype=np.int64, count=int(sizes.sum()))
     flat = np.sort(row * len(enc.items) + flat) % len(enc.items)  # rows stay in place, codes sorted within each
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    # to sort rules on their antecedents: code + 1 at each position (0 past the end, so a prefix comes
-    # first), several positions packed into one int64 key, the first position in the highest bits
-    bits = len(enc.items).bit_length()
-    per_key = max(63 // bits, 1)
-    width = int(sizes.max())
-    packed = np.zeros((m, -(-max(width, 1) // per_key)), dtype=np.int64)
-    for j in range(width):
-        longer = np.flatnonzero(sizes > j)
-        packed[longer, j // per_key] |= (flat[starts[longer] + j] + 1) << (bits * (per_key - 1 - j % per_key))
+    # to sort rules on their antecedents: a row per rule with code + 1 at each position, 0 past the
+    # end (so a prefix comes first)
+    padded = np.zeros((m, max(int(sizes.max()), 1)), dtype=np.int32)
+    padded[row, np.arange(len(flat)) - np.repeat(starts, sizes)] = flat + 1
     # np.lexsort sorts on its last key first: confidence, lift, support (descending), then the
     # antecedent's items in text order, then the consequent's
-    order = np.lexsort([head, *packed.T[::-1], -support, -lift, -confidence])
+    order = np.lexsort([head, *padded.T[::-1], -support, -lift, -confidence])
     order = order[keep[order]]
 
     items = enc.items

@@ -239,7 +239,9 @@ def clv_model_note(run: AnalysisRun | None) -> str:
     return str(text) if text else ""
 
 
-def prediction_explanations(score: CustomerScore | None, *, currency: str = "") -> dict[str, Any]:
+def prediction_explanations(
+    score: CustomerScore | None, *, run: AnalysisRun | None, currency: str = ""
+) -> dict[str, Any]:
     """The profile's predictions in words, each from the figures shown beside it.
 
     All of them come from one purchase model (analytics/compute/clv.py) and are stored rounded
@@ -247,7 +249,8 @@ def prediction_explanations(score: CustomerScore | None, *, currency: str = "") 
     ``expected purchases x expected spend per purchase`` (both as shown), the churn risk is
     ``100% - chance still active``, and a next order is given only when the customer is more
     likely than not to order again within the 12 months. ``help`` holds one-sentence
-    definitions; ``model_note`` says when the run fell back to the simpler estimate.
+    definitions; ``model_note`` says when ``run`` (the score's, passed by the caller so that it
+    is not read again per score) fell back to the simpler estimate.
     """
     if score is None:
         return {}
@@ -256,7 +259,7 @@ def prediction_explanations(score: CustomerScore | None, *, currency: str = "") 
     times = int(score.frequency or 0)
     recency = f.get("recency_days")
     out: dict[str, Any] = {"help": {key: str(text) for key, text in explain.PREDICTION_HELP.items()}}
-    out["model_note"] = clv_model_note(score.run)
+    out["model_note"] = clv_model_note(run)
     if score.p_alive is not None:
         percent = round(score.p_alive * 100)
         bought = ngettext(
@@ -268,8 +271,7 @@ def prediction_explanations(score: CustomerScore | None, *, currency: str = "") 
         out["p_alive"] = _(
             "%(bought)s, %(last)s: the model gives a %(p)d%% chance that they are still active, "
             "so a churn risk of %(churn)d%%."
-        ) % {"bought": bought, "last": last, "p": percent, "churn": 100 - percent}
-        out["churn_percent"] = 100 - percent
+        ) % {"bought": bought, "last": last, "p": percent, "churn": score.churn_percent}
     else:
         group = explain.rfm_text(score.rfm_group)
         out["p_alive"] = _(
@@ -290,12 +292,15 @@ def prediction_explanations(score: CustomerScore | None, *, currency: str = "") 
         out["next_order"] = _(
             "With a %(p)d%% chance that they are still active, they are more likely than not to have ordered "
             "again by this date."
-        ) % {"p": round((score.p_alive if score.p_alive is not None else 1.0) * 100)}
-    elif score.p_alive is not None and score.p_alive <= 0.5:
+        ) % {"p": round(score.p_alive * 100)}
+    elif score.p_alive is None:
+        if score.expected_365 is not None:  # predicted by the fallback, which has no dropout
+            out["next_order"] = _("No date: the simpler estimate in use gives no order dates.")
+    elif score.p_alive <= 0.5:
         out["next_order"] = _(
             "No date: with a %(p)d%% chance that they are still active, another order is less likely than not."
         ) % {"p": round(score.p_alive * 100)}
-    elif score.expected_365 is not None:
+    else:
         out["next_order"] = _("No date: they are not likely to order again within the next 12 months.")
     return out
 
@@ -349,6 +354,7 @@ def customer_data_export(*, shop: Shop, customer: Customer) -> dict[str, Any]:
                 "expected_30",
                 "expected_90",
                 "expected_365",
+                "expected_spend",
                 "clv_12m",
                 "next_order_date",
                 "churn_risk",

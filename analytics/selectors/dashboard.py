@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
-from analytics import explain
+from analytics import explain, explain_clusters
 from analytics.models import AnalysisRun, Forecast, RunStatus, Segment, SegmentKind
 from analytics.segments import current_run
 from analytics.selectors.caching import page_cache_key, rendered_key
@@ -269,13 +269,21 @@ def forecast_points(forecast: Forecast) -> tuple[dict[str, Any] | None, list[dic
     return partial, [p for p in forecast.points if not p.get("partial")]
 
 
+def forecast_totals(forecast: Forecast, points: list[dict[str, Any]]) -> tuple[float, float]:
+    """Whole periods on both sides: the forecast over ``points`` (the whole periods after the one in
+    progress, from :func:`forecast_points`) and the actual over as many last complete periods."""
+    expected = sum(p.get("mean") or 0 for p in points)
+    recent = sum(v or 0 for _d, v in forecast.history[-len(points) :]) if points else 0
+    return expected, recent
+
+
 def forecast_chart_data(forecast: Forecast, *, history_points: int = 56) -> dict[str, Any]:
     """Chart.js-ready series: recent history (complete periods), the period in progress (its actual
     so far), forecast mean, 80% and 95% bands, and totals over whole periods for the summary."""
     history = forecast.history[-history_points:]
     partial, points = forecast_points(forecast)
     drawn = ([partial] if partial else []) + points  # the forecast line runs through the period in progress
-    mean_total = sum(p.get("mean") or 0 for p in points)
+    mean_total, history_total = forecast_totals(forecast, points)
     return {
         "freq": forecast.freq,
         "history": [{"x": d, "y": v} for d, v in history],
@@ -285,7 +293,6 @@ def forecast_chart_data(forecast: Forecast, *, history_points: int = 56) -> dict
                 "date": dt.date.fromisoformat(partial["date"]),
                 "y": partial.get("so_far"),
                 "expected": partial.get("mean"),
-                "covered": partial.get("covered"),
             }
             if partial
             else None
@@ -297,9 +304,8 @@ def forecast_chart_data(forecast: Forecast, *, history_points: int = 56) -> dict
         "hi95": [{"x": p["date"], "y": p.get("hi95")} for p in drawn],
         "horizon": len(points),
         "mean_total": round(mean_total, 2),
-        "history_total": round(sum(v or 0 for _d, v in forecast.history[-len(points) :]), 2) if points else 0,
+        "history_total": round(history_total, 2),
         "first": dt.date.fromisoformat(points[0]["date"]) if points else None,
-        "last": dt.date.fromisoformat(points[-1]["date"]) if points else None,
     }
 
 
@@ -330,7 +336,7 @@ def dashboard_story(*, cards: list[SegmentCard]) -> dict[str, Any]:
     return {
         "clusters": len(clusters),
         "best": best,
-        "best_headline": explain.cluster_headline(best.facts) if best is not None else "",
+        "best_headline": explain_clusters.cluster_headline(best.facts) if best is not None else "",
         "slipping_size": sum(s.size for s in slipping),
         "slipping_revenue": sum((s.revenue for s in slipping), Decimal(0)),
         "slipping_segment": max(slipping, key=lambda s: s.size, default=None),
@@ -443,8 +449,7 @@ def segment_forecasts(*, shop: Shop, run: AnalysisRun) -> list[dict[str, Any]]:
     for f in forecasts:
         # whole periods on both sides: the next n after the one in progress against the last n complete
         partial, points = forecast_points(f)
-        expected = sum(p.get("mean") or 0 for p in points)
-        recent = sum(v or 0 for _d, v in f.history[-len(points) :]) if points else 0
+        expected, recent = forecast_totals(f, points)
         rows.append(
             {
                 "forecast": f,

@@ -110,7 +110,7 @@ def explained_share(clusters: dict[str, Any]) -> float | None:
     if clusters.get("explained_share") is not None:
         return float(clusters["explained_share"])
     ch, k = clusters.get("calinski_harabasz"), clusters.get("k")
-    n = clusters.get("customers_scored") or sum(s.get("size", 0) for s in clusters.get("segments") or [])
+    n = sum(s.get("size", 0) for s in clusters.get("segments") or [])
     if ch is None or not k or k < 2 or not n or n <= k:
         return None
     between = float(ch) * (k - 1)

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from analytics.models import AnalysisRun
+from analytics.selectors.quality import run_ratings
 from shops.models import Shop
 
 STEP_ORDER = ("load", "features", "rfm", "clusters", "clv", "rules", "forecast", "save")
@@ -36,9 +37,6 @@ class RunQuality:
     naive_mase: float | None
     forecast_smape: float | None
     naive_smape: float | None
-    holdout_days: float | None
-    holdout_predicted: float | None
-    holdout_actual: float | None
     rules: dict[str, int]
     customers: int | None
     notes: dict[str, str]
@@ -63,7 +61,6 @@ def run_quality(run: AnalysisRun) -> RunQuality:
     forecast = s.get("forecast") or {}
     model_error = forecast.get("backtest_error") or {}
     naive_error = forecast.get("seasonal_naive_error") or {}
-    holdout = (s.get("clv") or {}).get("holdout") or {}
     return RunQuality(
         method=clusters.get("method"),
         k=clusters.get("k"),
@@ -75,9 +72,6 @@ def run_quality(run: AnalysisRun) -> RunQuality:
         naive_mase=naive_error.get("mase"),
         forecast_smape=model_error.get("smape"),
         naive_smape=naive_error.get("smape"),
-        holdout_days=holdout.get("days"),
-        holdout_predicted=holdout.get("predicted_purchases"),
-        holdout_actual=holdout.get("actual_purchases"),
         rules=(s.get("rules") or {}).get("count") or {},
         rule_params=(s.get("rules") or {}).get("params") or {},
         customers=s.get("customers"),
@@ -94,6 +88,12 @@ def run_timings(run: AnalysisRun) -> list[dict[str, Any]]:
 
 
 CLV_MODEL_NAMES = {"mbgnbd": "MBG/NBD", "bgnbd": "BG/NBD", "nbd": "NBD"}
+
+
+def run_clv_model(run: AnalysisRun) -> str | None:
+    """The purchase model a run's lifetime-value predictions come from (``mbgnbd``, ``bgnbd``, or
+    ``nbd`` after a fallback), or None when the run has none."""
+    return ((run.summary or {}).get("clv") or {}).get("model") or None
 
 
 def clv_check(run: AnalysisRun) -> dict[str, Any] | None:
@@ -120,6 +120,7 @@ def clv_check(run: AnalysisRun) -> dict[str, Any] | None:
         if key in errors
     ]
     verdict = holdout.get("verdict", "")
+    used = run_clv_model(run) or ""
     return {
         "calibration_end": holdout.get("calibration_end"),
         "observation_end": holdout.get("observation_end"),
@@ -129,6 +130,22 @@ def clv_check(run: AnalysisRun) -> dict[str, Any] | None:
         "rows": rows,
         "earns_its_place": verdict == "model_earns_its_place",
         "verdict": verdict,
-        "used": CLV_MODEL_NAMES.get(clv.get("model", ""), clv.get("model", "")),
+        "used": CLV_MODEL_NAMES.get(used, used),
         "fallback": clv.get("fallback", ""),
     }
+
+
+def run_rows(runs: list[AnalysisRun]) -> list[dict[str, Any]]:
+    """What the analysis page shows of each run: its quality figures and their ratings, the
+    clusters' own figures, the time per step and the lifetime value check."""
+    return [
+        {
+            "run": r,
+            "quality": run_quality(r),
+            "ratings": run_ratings(r),
+            "clusters": (r.summary or {}).get("clusters") or {},
+            "timings": run_timings(r),
+            "clv": clv_check(r),
+        }
+        for r in runs
+    ]

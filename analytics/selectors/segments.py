@@ -100,7 +100,7 @@ def segment_rows(*, shop: Shop) -> dict[str, list[SegmentRow]]:
 def segment_headline(segment: Segment) -> str:
     """A few words about who is in it, in the active language."""
     if segment.kind == SegmentKind.CLUSTER:
-        return explain.cluster_headline(segment.facts)
+        return explain_clusters.cluster_headline(segment.facts)
     if segment.kind == SegmentKind.RFM:
         text = explain.rfm_text(segment.name)
         return str(text.who) if text else ""
@@ -114,7 +114,6 @@ def segment_description(segment: Segment) -> dict[str, Any]:
     out: dict[str, Any] = {"headline": segment_headline(segment), "sentence": "", "facts": [], "action": ""}
     if segment.kind == SegmentKind.CLUSTER:
         out["facts"] = explain_clusters.fact_texts(segment.facts)  # the name entry is not a fact
-        out["sentence"] = explain.facts_sentence(segment.facts)
     elif segment.kind == SegmentKind.RFM:
         text = explain.rfm_text(segment.name)
         if text is not None:

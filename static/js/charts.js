@@ -33,7 +33,7 @@
     var currency = canvas.dataset.currency || "";
     var labels = [], index = {};
     function add(points) { points.forEach(function (p) { if (!(p.x in index)) { index[p.x] = labels.length; labels.push(p.x); } }); }
-    add(data.history); if (data.partial) { add([data.partial]); } add(data.mean);
+    add(data.history); add(data.mean);  // the forecast line starts at the period in progress, if any
     function series(points) {
       var out = labels.map(function () { return null; });
       points.forEach(function (p) { out[index[p.x]] = p.y; });

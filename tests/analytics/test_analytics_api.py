@@ -352,7 +352,9 @@ def test_the_profile_shows_the_stored_score(demo, clients):
     assert predictions["clv_12m"] == str(score.clv_12m)
     assert predictions["next_order_date"] == score.next_order_date.isoformat()
     assert predictions["churn_risk"] == score.churn_risk
-    assert "chance of still being active" in predictions["churn_explanation"]
+    assert predictions["churn_explanation"].startswith(
+        f"Churn risk {score.churn_percent}% = 100% minus a {round(score.p_alive * 100)}% chance of still being active"
+    )
     assert predictions["expected_spend"] == str(score.expected_spend) and predictions["model"] == "mbgnbd"
     cluster = Segment.unscoped.get(run=demo.run, key=f"cluster:{score.cluster}")
     assert body["cluster"]["number"] == score.cluster and body["cluster"]["name"] == cluster.name

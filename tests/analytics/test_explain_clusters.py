@@ -47,6 +47,13 @@ def test_every_name_and_qualifier_reads_as_the_compute_layer_writes_it() -> None
         ("review_sentiment", "value", 0.0),
         ("age", "value", 41.0),
         ("top_category", "category", "Coffee"),
+        # where the two layers once drifted apart: ratios from 10, values from 1,000, shares, and
+        # features named by their label
+        ("monetary", "ratio", 12.34),
+        ("recency_days", "value", 1234.0),
+        ("top_category_share", "value", 0.4),
+        ("page_views", "ratio", 2.5),
+        ("reviews", "value", 3.0),
     ],
 )
 def test_every_fact_reads_as_the_compute_layer_writes_it(feature: str, kind: str, value) -> None:
@@ -57,6 +64,12 @@ def test_every_fact_reads_as_the_compute_layer_writes_it(feature: str, kind: str
     assert fact.text.endswith(".") and (fact.text[0].isupper() or fact.text[0].isdigit())
 
 
+def test_the_compute_layers_feature_labels_are_the_pages_msgids() -> None:
+    with translation.override("en"):
+        for feature, text in cluster_names.FEATURE_TEXTS.items():
+            assert str(explain.FEATURE_LABELS[feature]) == text
+
+
 def test_an_empty_category_and_the_name_entry_are_not_facts() -> None:
     facts = [
         {"kind": "name", "key": "lapsed_one_time_buyers", "qualifiers": [], "number": None},
@@ -65,8 +78,7 @@ def test_an_empty_category_and_the_name_entry_are_not_facts() -> None:
     ]
     with translation.override("en"):
         assert explain_clusters.fact_texts(facts) == ["They last bought 264 days ago."]
-        assert explain.facts_sentence(facts) == "They last bought 264 days ago."
-        assert explain.cluster_headline(facts) == "not seen for a while"
+        assert explain_clusters.cluster_headline(facts) == "not seen for a while"
         segment = SimpleNamespace(kind="cluster", key="cluster:1", name="Lapsed one-time buyers", facts=facts)
         assert explain.segment_name(segment) == "Lapsed one-time buyers"
         # a run stored before clusters had names

@@ -82,7 +82,7 @@ def test_online_retail_clusters_read_in_both_languages(client):
     # about 36% of Online Retail's buyers bought on one day only: the split the clusters find first
     assert any(s["one_time_share"] >= 0.9 for s in c["segments"])
     assert any(s["one_time_share"] <= 0.05 for s in c["segments"])
-    assert c["assigned_share"] == 1 and c["silhouette"] == c["silhouette_assigned"] and c["noise"] == 0
+    assert c["assigned_share"] == 1 and c["noise"] == 0
 
     hdbscan = _analyze(shop, "--cluster-method", "hdbscan")
     run = AnalysisRun.objects.for_shop(shop).latest("pk")
@@ -92,10 +92,10 @@ def test_online_retail_clusters_read_in_both_languages(client):
     # the quality is over every customer scored: those in a cluster and the noise
     assert in_clusters + h["noise"] == h["customers_scored"]
     assert h["assigned_share"] == pytest.approx(in_clusters / h["customers_scored"], abs=1e-4)
-    if h["noise"]:
-        assert h["silhouette"] != h["silhouette_assigned"]
-        noise = Segment.objects.for_shop(run.shop).get(run=run, key="noise")
-        assert noise.size == h["noise"] and noise.kind == SegmentKind.OUTLIERS
+    assert h["noise"] > 0  # Online Retail has customers between the dense groups
+    assert h["silhouette"] != h["silhouette_assigned"]
+    noise = Segment.objects.for_shop(run.shop).get(run=run, key="noise")
+    assert noise.size == h["noise"] and noise.kind == SegmentKind.OUTLIERS
     assert Segment.objects.for_shop(run.shop).get(run=run, key="outliers").size == h["outliers"]
 
     # the pages, as the owner reads them, in both languages

@@ -20,7 +20,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from analytics import explain, services
@@ -120,7 +122,7 @@ def _money(value) -> Decimal:
 
 def _assert_predictions_agree(shop, run: AnalysisRun) -> dict[str, int]:
     """The invariants of the profile's predictions, over every stored score of the run."""
-    scores = list(CustomerScore.objects.for_shop(shop).filter(run=run).select_related("run"))
+    scores = list(CustomerScore.objects.for_shop(shop).filter(run=run))
     as_of = pd.Timestamp(run.summary["as_of"]).date()
     counts = {"scored": 0, "next_order": 0, "one_time": 0}
     one_timers: list[tuple[float, float]] = []
@@ -150,7 +152,15 @@ def _assert_predictions_agree(shop, run: AnalysisRun) -> dict[str, int]:
             if score.frequency == 1:
                 counts["one_time"] += 1
                 one_timers.append((score.recency_days, p))
-            words = customer_pages.prediction_explanations(score, currency=shop.currency)
+            with CaptureQueriesContext(connection) as queries:  # the run is given, not read per score
+                words = customer_pages.prediction_explanations(score, run=run, currency=shop.currency)
+            assert not queries.captured_queries
+            if score.next_order_date is not None:
+                assert words["next_order"].startswith(f"With a {round(p * 100)}% chance that they are still active")
+            elif p <= 0.5:
+                assert words["next_order"].startswith(f"No date: with a {round(p * 100)}% chance")
+            else:
+                assert words["next_order"] == "No date: they are not likely to order again within the next 12 months."
             n, spend, value = re.fullmatch(
                 r"([\d,.]+) expected purchases in the next 12 months × (.+) expected spend per purchase = (.+)\.",
                 words["clv"],
@@ -159,6 +169,7 @@ def _assert_predictions_agree(shop, run: AnalysisRun) -> dict[str, int]:
             assert spend == explain.format_money(score.expected_spend, shop.currency)
             assert value == explain.format_money(score.clv_12m, shop.currency)
             percent = round(p * 100)
+            assert score.churn_percent == 100 - percent
             assert (
                 f"a {percent}% chance that they are still active, so a churn risk of {100 - percent}%"
                 in (words["p_alive"])
@@ -223,14 +234,19 @@ def test_online_retail_falls_back_on_its_degenerate_fit_and_its_predictions_stil
             assert score.churn_risk == services.CHURN_FROM_RFM.get(score.rfm_group, "low")
             assert score.expected_30 <= score.expected_90 <= score.expected_365 + 0.005
             assert score.clv_12m == _money(Decimal(str(score.expected_365)) * score.expected_spend)
-            words = customer_pages.prediction_explanations(score, currency=shop.currency)
+            with CaptureQueriesContext(connection) as queries:
+                words = customer_pages.prediction_explanations(score, run=run, currency=shop.currency)
+            assert not queries.captured_queries
+            # the simpler estimate gives no dates; it must not claim "not likely to order again"
+            assert words["next_order"] == "No date: the simpler estimate in use gives no order dates."
+            assert words["model_note"] and score.churn_percent is None and "churn_percent" not in words
             assert words["clv"] == (
                 f"{score.expected_365:,.2f} expected purchases in the next 12 months × "
                 f"{explain.format_money(score.expected_spend, 'GBP')} expected spend per purchase = "
                 f"{explain.format_money(score.clv_12m, 'GBP')}."
             )
     # the customer whose 168,469.60 invoice was cancelled 12 minutes later is valued on what they kept
-    big = next(s for s in scored if s.customer.external_id == "16446")
+    big = CustomerScore.objects.for_shop(shop).get(run=run, customer__external_id="16446")
     assert big.frequency == 1 and big.clv_12m < 1_000
 
     owner = MembershipFactory(shop=shop, role=Role.OWNER).user

@@ -13,6 +13,7 @@ lines dropped, as the importer does; a line is worth Quantity x UnitPrice, a C i
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 from types import SimpleNamespace
 
@@ -75,7 +76,7 @@ def test_analyze_json_names_the_partial_periods_it_left_out(retail):
         assert daily["first_partial_left_out"] is None  # the first day counts from its first order
         day = daily["in_progress"]
         assert day["period"] == "2011-12-09" and day["left_out_of_training"] is True
-        assert day["data_end"] == "2011-12-09T12:50:00+00:00"
+        assert day["data_end"] == "2011-12-09T12:50:00.000001+00:00"  # just after the last order (the end is exclusive)
         assert day["covered"] == pytest.approx((12 + 50 / 60) / 24, abs=1e-4)
 
         weekly = periods[f"shop:{metric}:W"]
@@ -165,8 +166,13 @@ def test_pages_mark_the_period_in_progress(retail, client_for):
     for url, sentence in pages.items():
         body = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
         assert sentence in body, url
-        # the chart's legend entry and the table row of the period in progress
-        assert 'data-l-partial="So far (not over yet)"' in body, url
+        # the sentence on the period in progress is the chart's description, beside its summary; the
+        # chart's legend entry for it and its table row are there only when a period is in progress
+        marked = re.findall(r'<p class="chart-summary chart-partial" id="([^"]+)-partial">', body)
+        assert marked, url
+        for chart in marked:
+            assert f'aria-describedby="{chart}-summary {chart}-partial"' in body, (url, chart)
+        assert body.count('data-l-partial="So far (not over yet)"') == len(marked), url
         assert "not over yet</span>" in body, url
     forecasts = client.get(reverse("forecast_list"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "43 so far, about" in forecasts  # purchases on the last morning

@@ -3,7 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics import services
-from analytics.compute.pipeline import STEPS
+from analytics.compute.clv import PURCHASE_MODELS
+from analytics.compute.pipeline import STEPS, PipelineParams
 from analytics.compute.rules import RULE_ALGORITHMS
 from analytics.models import RunStatus
 from shops.models import Shop
@@ -37,7 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--k", type=int)
         parser.add_argument("--calibration-end", help="CLV check: fit up to this date (YYYY-MM-DD).")
         parser.add_argument(
-            "--clv-model", choices=["mbgnbd", "bgnbd"], help="Purchase model of lifetime value (default mbgnbd)."
+            "--clv-model",
+            choices=list(PURCHASE_MODELS),
+            help=f"Purchase model of lifetime value (default {PipelineParams.clv_model}).",
         )
         parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
 

