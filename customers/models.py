@@ -1,7 +1,9 @@
 """Facts about a shop's customers: who they are, what they bought, browsed and said.
 
-Rows that come from outside carry (source, external_id); within a shop that pair is
-unique wherever an external id exists, which is what makes every import an upsert.
+A customer or product is one row whatever the source: its identities, (source,
+external_id) pairs in CustomerIdentity / ProductIdentity, are how every way in finds it
+again (ADR 0009, customers/identity.py). The row's own (source, external_id) is the
+identity it was created with. Orders stay keyed by (source, external_id).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Concat, Upper
 from django.utils.translation import gettext_lazy as _
 
+from customers.keys import email_key, phone_key
 from shops.models import ShopOwned
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -74,6 +77,14 @@ class Customer(ShopOwned):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # When the source last changed this customer; older updates are ignored on upsert.
     source_updated_at = models.DateTimeField(null=True, blank=True)
+    # When each field's stored value was true, as ISO strings ({"email": "2026-...", ...}): the
+    # newest value of each field wins, whatever source sent it (ADR 0009).
+    field_updated_at = models.JSONField(default=dict, blank=True, editable=False)
+    postcode = models.CharField(_("postcode"), max_length=20, blank=True, default="")
+    # The keys identities are matched on, written by customers.identity with the fields:
+    # the email trimmed and case-folded, the phone in E.164 ("" when it cannot be read).
+    email_key = models.CharField(max_length=254, blank=True, default="", editable=False)
+    phone_key = models.CharField(max_length=20, blank=True, default="", editable=False)
     # What the customer search looks in, upper-cased once when written: LIKE on one stored column
     # reads a 100,000-customer shop in a third of the time of UPPER() on three (migration 0003).
     search_text = models.GeneratedField(
@@ -84,7 +95,12 @@ class Customer(ShopOwned):
 
     class Meta(ShopOwned.Meta):
         constraints = [_external_id_unique("customer")]
-        indexes = [models.Index(fields=["shop", "email"]), models.Index(fields=["shop", "last_name"])]
+        indexes = [
+            models.Index(fields=["shop", "email"]),
+            models.Index(fields=["shop", "last_name"]),
+            models.Index(fields=["shop", "email_key"]),
+            models.Index(fields=["shop", "phone_key"]),
+        ]
         ordering = ["id"]
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
@@ -95,6 +111,49 @@ class Customer(ShopOwned):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    def save(self, *args, **kwargs):
+        """Keep the match keys in step with email and phone (bulk writers set them themselves)."""
+        self.email_key = email_key(self.email)
+        self.phone_key = phone_key(self.phone, region=self.shop.phone_region if self.shop_id else "")
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"email", "phone"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "email_key", "phone_key"}
+        super().save(*args, **kwargs)
+
+
+class IdentityKind:
+    """The sources of an identity that are not a platform: a customer's former email or phone,
+    kept when two customers are merged, and the digests an erased customer leaves behind so
+    that no source can create them again (ADR 0009)."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    ERASED_EMAIL = "erased-email"
+    ERASED_PHONE = "erased-phone"
+
+
+class CustomerIdentity(ShopOwned):
+    """One way a source names a customer: (source, external_id), unique within the shop."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="identities", verbose_name=_("customer")
+    )
+    source = models.CharField(_("source"), max_length=20)
+    external_id = models.CharField(_("external id"), max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(ShopOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "source", "external_id"], name="customer_identity_unique")
+        ]
+        indexes = [models.Index(fields=["shop", "customer"])]
+        ordering = ["id"]
+        verbose_name = _("customer identity")
+        verbose_name_plural = _("customer identities")
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
 
 
 class Product(ShopOwned):
@@ -118,6 +177,26 @@ class Product(ShopOwned):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ProductIdentity(ShopOwned):
+    """One way a source names a product: (source, external_id), unique within the shop."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="identities", verbose_name=_("product"))
+    source = models.CharField(_("source"), max_length=20)
+    external_id = models.CharField(_("external id"), max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(ShopOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "source", "external_id"], name="product_identity_unique")
+        ]
+        ordering = ["id"]
+        verbose_name = _("product identity")
+        verbose_name_plural = _("product identities")
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
 
 
 class OrderStatus(models.TextChoices):
@@ -395,3 +474,33 @@ class SurveyResponse(ShopOwned):
 
     class Meta(ShopOwned.Meta):
         ordering = ["-created_at"]
+
+
+class CustomerMerge(ShopOwned):
+    """The record of one merge: which customer was folded into which, and all it takes to undo it.
+
+    `merged_customer_id` is the removed row's id (given back on undo). `snapshot` holds the
+    removed row's fields, `survivor_before` the survivor's fields the merge changed, `moved`
+    the ids of every related row that was re-pointed ({"app.Model.field": [ids]}), `set_aside`
+    the related rows that could not move (the survivor had the same one) as serialised rows.
+    The personal data in `snapshot` and `set_aside` is cleared when undo is no longer possible.
+    """
+
+    survivor = models.ForeignKey(
+        Customer, null=True, on_delete=models.SET_NULL, related_name="merges", verbose_name=_("kept customer")
+    )
+    merged_customer_id = models.BigIntegerField(_("merged customer"))
+    reason = models.CharField(_("reason"), max_length=40, blank=True, default="")
+    snapshot = models.JSONField(default=dict, blank=True)
+    survivor_before = models.JSONField(default=dict, blank=True)
+    moved = models.JSONField(default=dict, blank=True)
+    set_aside = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("merged at"), auto_now_add=True)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+
+    class Meta(ShopOwned.Meta):
+        indexes = [models.Index(fields=["shop", "merged_customer_id"])]
+        ordering = ["-created_at"]
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")

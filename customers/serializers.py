@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from customers import identity
 from customers.models import Customer, EventKind, Gender, Order, OrderLine, OrderStatus, Product, Source
 from customers.services import CustomerInput, ItemError, LineInput, OrderInput, ProductInput, UpsertError
 
@@ -281,9 +282,18 @@ _CUSTOMER_KEYS = _KEY_FIELDS | {
     "tags",
     "email_consent",
     "email_consent_at",
+    "postcode",
 }
 _PRODUCT_KEYS = _KEY_FIELDS | {"sku", "title", "category", "brand", "price"}
-_ORDER_KEYS = _KEY_FIELDS | {"customer_external_id", "placed_at", "currency", "total", "status", "lines"}
+_ORDER_KEYS = _KEY_FIELDS | {
+    "customer_external_id",
+    "customer_email",
+    "placed_at",
+    "currency",
+    "total",
+    "status",
+    "lines",
+}
 _LINE_KEYS = frozenset({"sku", "product_external_id", "quantity", "unit_price"})
 
 
@@ -315,6 +325,7 @@ def customer_inputs_from_body(body: Any, *, tzinfo) -> list[CustomerInput]:
             occupation=r.text("occupation", max_length=100),
             city=r.text("city", max_length=100),
             country=r.text("country", max_length=100),
+            postcode=r.text("postcode", max_length=20),
             tags=r.string_list("tags"),
             email_consent=r.boolean("email_consent"),
             email_consent_at=r.datetime("email_consent_at", nullable=True),
@@ -370,6 +381,7 @@ def order_inputs_from_body(body: Any, *, tzinfo) -> list[OrderInput]:
             total=r.money("total"),
             status=r.choice("status", _STATUSES),
             customer_external_id=customer,
+            customer_email=r.email("customer_email"),
         )
         lines = _order_lines(r, raw.get("lines", _MISSING))
         result.append(
@@ -463,6 +475,7 @@ class CustomerBulkItemSerializer(serializers.Serializer):
     occupation = serializers.CharField(required=False, allow_blank=True, max_length=100)
     city = serializers.CharField(required=False, allow_blank=True, max_length=100)
     country = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    postcode = serializers.CharField(required=False, allow_blank=True, max_length=20)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
     email_consent = serializers.BooleanField(required=False)
     email_consent_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -495,6 +508,10 @@ class OrderBulkItemSerializer(serializers.Serializer):
     customer_external_id = serializers.CharField(
         required=False, allow_null=True, max_length=100, help_text="null: a guest order; absent: keep the stored one."
     )
+    customer_email = serializers.EmailField(
+        required=False,
+        help_text="Without customer_external_id: the order goes to the customer with this email, if there is one.",
+    )
     placed_at = serializers.DateTimeField()
     currency = serializers.CharField(required=False, min_length=3, max_length=3, help_text="Default: the shop's.")
     total = serializers.DecimalField(
@@ -519,6 +536,11 @@ class BulkResultItemSerializer(serializers.Serializer):
     external_id = serializers.CharField()
     id = serializers.IntegerField()
     result = serializers.ChoiceField(choices=["created", "updated", "unchanged", "stale", "erased"])
+    match = serializers.ChoiceField(
+        choices=["identity", "email", "phone", "sku", "new"],
+        required=False,
+        help_text="Customers and products: how the stored row was found (email, phone, sku: the identity was linked).",
+    )
 
 
 class BulkResultSerializer(serializers.Serializer):
@@ -526,6 +548,8 @@ class BulkResultSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     stale = serializers.IntegerField()
+    matched = serializers.IntegerField(required=False, help_text="Found by an identity the row already had.")
+    linked = serializers.IntegerField(required=False, help_text="Found by email, phone or SKU; the identity was added.")
     items = BulkResultItemSerializer(many=True)
 
 
@@ -555,11 +579,11 @@ class _ShopInputSerializer(serializers.Serializer):
         if customer_id is None and not external_id:
             return None
         customers = Customer.objects.for_shop(self._shop())
-        customer = (
-            customers.filter(pk=customer_id).first()
-            if customer_id is not None
-            else customers.filter(source=source, external_id=external_id).first()
-        )
+        if customer_id is None:
+            # through the identities, so the ids of a merged customer still find the one kept
+            found = identity.customer_ids_by_identity(shop=self._shop(), pairs=[(source, external_id)])
+            customer_id = found.get((source, external_id), 0)
+        customer = customers.filter(pk=customer_id).first()
         if customer is None:
             field_name = "customer_id" if customer_id is not None else "customer_external_id"
             raise serializers.ValidationError({field_name: _("No such customer in this shop.")})
@@ -607,7 +631,8 @@ class ReviewInputSerializer(_ShopInputSerializer):
         if product_id is not None:
             product, field_name = products.filter(pk=product_id).first(), "product_id"
         elif external_id:
-            product = products.filter(source=source, external_id=external_id).first()
+            found = identity.product_ids_by_identity(shop=self._shop(), pairs=[(source, external_id)])
+            product = products.filter(pk=found.get((source, external_id), 0)).first()
             field_name = "product_external_id"
         elif sku:
             product, field_name = products.filter(sku=sku).order_by("pk").first(), "product_sku"

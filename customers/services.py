@@ -24,15 +24,19 @@ from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Q
-from django.db.models.expressions import RawSQL
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customers import identity
+from customers.identity import column_in
+from customers.keys import email_key, erased_digest
 from customers.models import (
     Customer,
+    CustomerIdentity,
     Event,
     IdempotencyRecord,
+    IdentityKind,
     Order,
     OrderLine,
     OrderStatus,
@@ -60,6 +64,8 @@ CUSTOMER_FIELDS = (
     "email_consent_at",
 )
 PRODUCT_FIELDS = ("sku", "title", "category", "brand", "price")
+# What an upsert may write on a customer (the keys and stamps follow from these).
+_CUSTOMER_WRITABLE = frozenset(CUSTOMER_FIELDS) | {"postcode", "age_range", "interests"}
 ORDER_FIELDS = ("placed_at", "currency", "total", "status")
 
 # What customer_erase blanks; everything that says who the person is.
@@ -76,6 +82,7 @@ _ERASED_VALUES: dict[str, Any] = {
     "tags": [],
     "email_consent": False,
     "email_consent_at": None,
+    "postcode": "",
     "age_range": "",
     "interests": [],
 }
@@ -158,22 +165,29 @@ class UpsertReport:
     unchanged: int = 0
     stale: int = 0
     erased: int = 0  # customers whose personal data was erased: never written again
+    matched: int = 0  # items found by an identity the row already had
+    linked: int = 0  # items found by email, phone or SKU: their identity was added to the row
     items: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return bool(self.created or self.updated)
 
-    def add(self, *, index: int, item: Any, result: str, pk: int | None) -> None:
+    def add(self, *, index: int, item: Any, result: str, pk: int | None, how: str = "") -> None:
         setattr(self, result, getattr(self, result) + 1)
-        self.items.append(
-            {"index": index, "source": item.source, "external_id": item.external_id, "id": pk, "result": result}
-        )
+        entry = {"index": index, "source": item.source, "external_id": item.external_id, "id": pk, "result": result}
+        if how:
+            entry["match"] = how
+            self.matched += how == identity.IDENTITY
+            self.linked += how not in (identity.IDENTITY, identity.NEW)
+        self.items.append(entry)
 
     def counts(self) -> dict[str, int]:
         counts = {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "stale": self.stale}
         if self.erased:
             counts["erased"] = self.erased
+        if self.matched or self.linked:
+            counts["matched"], counts["linked"] = self.matched, self.linked
         return counts
 
     def as_dict(self) -> dict[str, Any]:
@@ -210,21 +224,6 @@ def _check_unique_keys(items: Sequence[Any]) -> None:
         raise UpsertError(errors)
 
 
-def _in(column: str, values: Iterable[Any], *, array_type: str = "text[]") -> Q:
-    """`column IN values`, as one typed array parameter on PostgreSQL (`= ANY(%s::text[])`).
-
-    A batch names up to thousands of keys; one placeholder per key makes the driver's
-    client-side query parsing the slowest part of the read. The explicit array type lets
-    PostgreSQL hash the list and use the column's index.
-    """
-    values = list(values)
-    if connection.vendor == "postgresql":
-        # column and array_type come from this module only, never from input
-        sql = f"{connection.ops.quote_name(column)} = ANY(%s::{array_type})"
-        return Q(RawSQL(sql, [values], output_field=BooleanField()))  # noqa: S611
-    return Q(**{f"{column}__in": values})
-
-
 def _keys_q(keys: Iterable[tuple[str, str]]) -> Q:
     """Rows whose (source, external_id) is one of `keys`."""
     by_source: dict[str, list[str]] = defaultdict(list)
@@ -232,7 +231,7 @@ def _keys_q(keys: Iterable[tuple[str, str]]) -> Q:
         by_source[source].append(external_id)
     query = Q(pk__in=[])
     for source, ids in by_source.items():
-        query |= Q(_in("external_id", ids), source=source)
+        query |= Q(column_in("external_id", ids), source=source)
     return query
 
 
@@ -277,102 +276,172 @@ def customers_upsert(
     reason: str | None = None,
     update_existing: bool = True,
 ) -> UpsertReport:
-    """Create or update customers by (source, external_id).
+    """Create or update customers, each found by identity, then email, then phone (ADR 0009).
 
-    Only the fields an item gives are written. Erased customers are never written
-    again (their personal data stays blank). With update_existing=False, existing
-    customers are left as they are (used for an order's billing details, which are
-    not the customer's profile). `reason` set: data_changed is sent after commit.
+    An item may have no external_id (it is then known by its email only). A match links the
+    item's identity to the stored customer; items of the batch that are the same person
+    become one row. Fields merge by customers.identity.customer_fields_merge (the newest value
+    of each field wins; an unsubscribe beats an older consent). Erased customers are never
+    written again nor created anew. With update_existing=False, existing customers are left
+    as they are (an order's billing details are not the customer's profile), but the
+    identity is still linked. `reason` set: data_changed is sent after commit.
     Raises UpsertError for duplicate keys in the batch.
+    """
+    _check_unique_keys([item for item in items if item.external_id])
+    report = UpsertReport()
+    now = timezone.now()
+    with transaction.atomic():
+        _lock(shop, "customers")
+        matches = identity.customers_resolve(
+            shop=shop,
+            keys=[
+                identity.CustomerKey(
+                    item.source, item.external_id, item.fields.get("email") or "", item.fields.get("phone") or ""
+                )
+                for item in items
+            ],
+        )
+        existing = Customer.objects.for_shop(shop).in_bulk([m.existing_id for m in matches if m.existing_id])
+        new_by_group: dict[int, Customer] = {}
+        to_update: dict[int, Customer] = {}
+        changed_fields: set[str] = set()
+        results: list[tuple[int, CustomerInput, str, Customer, identity.Match]] = []
+        for index, (item, match) in enumerate(zip(items, matches, strict=True)):
+            if match.existing_id is not None:
+                obj = existing[match.existing_id]
+                if obj.erased_at is not None:
+                    results.append((index, item, ERASED, obj, match))
+                    continue
+                if not update_existing:
+                    results.append((index, item, UNCHANGED, obj, match))
+                    continue
+                touched: set[str] = set()
+                result = _customer_merge_item(shop, obj, item, touched, now)
+                if touched:
+                    to_update[obj.pk] = obj
+                    changed_fields |= touched
+                results.append((index, item, result, obj, match))
+                continue
+            obj = new_by_group.get(match.group)
+            if obj is None:
+                obj = Customer(
+                    shop=shop,
+                    source=item.source,
+                    external_id=item.external_id,
+                    source_updated_at=item.updated_at,
+                    field_updated_at={},
+                )
+                new_by_group[match.group] = obj
+                _customer_merge_item(shop, obj, item, set(), now)
+                results.append((index, item, CREATED, obj, match))
+            else:
+                _customer_merge_item(shop, obj, item, set(), now)
+                results.append((index, item, UPDATED, obj, match))
+        Customer.unscoped.bulk_create(list(new_by_group.values()), batch_size=1000)
+        _save_updates(Customer, list(to_update.values()), changed_fields, now)
+        # An erased customer found by email gets the new identity too: later deliveries by id
+        # then find the erased row straight away.
+        identity.customer_identities_link(
+            shop=shop,
+            rows=[
+                (obj.pk, item.source, item.external_id) for _i, item, _r, obj, match in results if match.links_identity
+            ],
+        )
+    for index, item, result, obj, match in sorted(results, key=lambda r: r[0]):
+        report.add(index=index, item=item, result=result, pk=obj.pk, how=match.how)
+    if reason and report.changed:
+        data_changed_on_commit(shop_id=shop.pk, reason=reason)
+    return report
+
+
+def _customer_merge_item(shop: Shop, obj: Customer, item: CustomerInput, changed: set[str], now: dt.datetime) -> str:
+    """Merge one item's fields into `obj` (in memory); returns UPDATED, UNCHANGED or STALE."""
+    stored = {name: getattr(obj, name) for name in item.fields if name in _CUSTOMER_WRITABLE}
+    if "email_consent" in item.fields:
+        stored["email_consent"] = obj.email_consent
+    changes, stamps, stale = identity.customer_fields_merge(
+        stored=stored,
+        stamps=obj.field_updated_at or {},
+        incoming={name: value for name, value in item.fields.items() if name in _CUSTOMER_WRITABLE},
+        at=item.updated_at,
+        now=now,
+    )
+    changes.update(identity.customer_keys_for(changes, shop=shop))
+    for name, value in changes.items():
+        setattr(obj, name, value)
+        changed.add(name)
+    if stamps != (obj.field_updated_at or {}):
+        obj.field_updated_at = stamps
+        changed.add("field_updated_at")
+    _bump_source_updated_at(obj, item, changed)
+    if stale:
+        return STALE
+    return UPDATED if changes else UNCHANGED
+
+
+def products_upsert(*, shop: Shop, items: Sequence[ProductInput], reason: str | None = None) -> UpsertReport:
+    """Create or update products, each found by identity, then SKU (ADR 0009); only the given fields are written.
+
+    A match by SKU links the item's identity to the stored product; items of the batch with
+    the same SKU become one product. An item older than the stored row's newest update is stale.
     """
     _check_unique_keys(items)
     report = UpsertReport()
     now = timezone.now()
     with transaction.atomic():
-        _lock(shop, "customers")
-        existing = {
-            (c.source, c.external_id): c
-            for c in Customer.objects.for_shop(shop).filter(_keys_q((i.source, i.external_id) for i in items))
-        }
-        to_create: list[tuple[int, CustomerInput, Customer]] = []
-        to_update, changed_fields, results = [], set(), []
-        for index, item in enumerate(items):
-            obj = existing.get((item.source, item.external_id))
-            if obj is None:
-                new = Customer(
-                    shop=shop,
-                    source=item.source,
-                    external_id=item.external_id,
-                    source_updated_at=item.updated_at,
-                    **item.fields,
-                )
-                to_create.append((index, item, new))
-                continue
-            if obj.erased_at is not None:
-                results.append((index, item, ERASED, obj))
-            elif not update_existing or _is_stale(item, obj.source_updated_at):
-                results.append((index, item, STALE if update_existing else UNCHANGED, obj))
-            else:
-                dirty = _apply_fields(obj, item.fields, changed_fields)
-                touched = _bump_source_updated_at(obj, item, changed_fields)
-                if dirty or touched:
-                    to_update.append(obj)
-                results.append((index, item, UPDATED if dirty else UNCHANGED, obj))
-        Customer.unscoped.bulk_create([obj for _i, _item, obj in to_create], batch_size=1000)
-        _save_updates(Customer, to_update, changed_fields, now)
-    results.extend((index, item, CREATED, obj) for index, item, obj in to_create)
-    for index, item, result, obj in sorted(results, key=lambda r: r[0]):
-        report.add(index=index, item=item, result=result, pk=obj.pk)
-    if reason and report.changed:
-        data_changed_on_commit(shop_id=shop.pk, reason=reason)
-    return report
-
-
-def products_upsert(*, shop: Shop, items: Sequence[ProductInput], reason: str | None = None) -> UpsertReport:
-    """Create or update products by (source, external_id); only the given fields are written."""
-    _check_unique_keys(items)
-    report = UpsertReport()
-    now = timezone.now()
-    with transaction.atomic():
         _lock(shop, "products")
-        existing = {
-            (p.source, p.external_id): p
-            for p in Product.objects.for_shop(shop).filter(_keys_q((i.source, i.external_id) for i in items))
-        }
-        to_create, to_update, changed_fields, results = [], [], set(), []
-        errors = []
-        for index, item in enumerate(items):
-            obj = existing.get((item.source, item.external_id))
+        matches = identity.products_resolve(
+            shop=shop,
+            keys=[identity.ProductKey(item.source, item.external_id, item.fields.get("sku") or "") for item in items],
+        )
+        existing = Product.objects.for_shop(shop).in_bulk([m.existing_id for m in matches if m.existing_id])
+        new_by_group: dict[int, Product] = {}
+        to_update: dict[int, Product] = {}
+        changed_fields: set[str] = set()
+        results, errors = [], []
+        for index, (item, match) in enumerate(zip(items, matches, strict=True)):
+            fields = {name: value for name, value in item.fields.items() if not _blank(value) or name == "price"}
+            obj = existing.get(match.existing_id) if match.existing_id else new_by_group.get(match.group)
             if obj is None:
                 if not item.fields.get("title"):
                     errors.append(ItemError(index, "title", _("A new product needs a title.")))
                     continue
-                new = Product(
+                obj = Product(
                     shop=shop,
                     source=item.source,
                     external_id=item.external_id,
                     source_updated_at=item.updated_at,
-                    **item.fields,
+                    **fields,
                 )
-                to_create.append((index, item, new))
+                new_by_group[match.group] = obj
+                results.append((index, item, CREATED, obj, match))
             elif _is_stale(item, obj.source_updated_at):
-                results.append((index, item, STALE, obj))
+                results.append((index, item, STALE, obj, match))
             else:
-                dirty = _apply_fields(obj, item.fields, changed_fields)
-                touched = _bump_source_updated_at(obj, item, changed_fields)
-                if dirty or touched:
-                    to_update.append(obj)
-                results.append((index, item, UPDATED if dirty else UNCHANGED, obj))
+                dirty = _apply_fields(obj, fields, changed_fields if obj.pk else set())
+                touched = _bump_source_updated_at(obj, item, changed_fields if obj.pk else set())
+                if obj.pk and (dirty or touched):
+                    to_update[obj.pk] = obj
+                results.append((index, item, UPDATED if dirty else UNCHANGED, obj, match))
         if errors:
             raise UpsertError(errors)
-        Product.unscoped.bulk_create([obj for _i, _item, obj in to_create], batch_size=1000)
-        _save_updates(Product, to_update, changed_fields, now)
-    results.extend((index, item, CREATED, obj) for index, item, obj in to_create)
-    for index, item, result, obj in sorted(results, key=lambda r: r[0]):
-        report.add(index=index, item=item, result=result, pk=obj.pk)
+        Product.unscoped.bulk_create(list(new_by_group.values()), batch_size=1000)
+        _save_updates(Product, list(to_update.values()), changed_fields, now)
+        identity.product_identities_link(
+            shop=shop,
+            rows=[
+                (obj.pk, item.source, item.external_id) for _i, item, _r, obj, match in results if match.links_identity
+            ],
+        )
+    for index, item, result, obj, match in sorted(results, key=lambda r: r[0]):
+        report.add(index=index, item=item, result=result, pk=obj.pk, how=match.how)
     if reason and report.changed:
         data_changed_on_commit(shop_id=shop.pk, reason=reason)
     return report
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == ""
 
 
 # --------------------------------------------------------------------------- orders
@@ -380,40 +449,33 @@ def products_upsert(*, shop: Shop, items: Sequence[ProductInput], reason: str | 
 
 def _order_references(
     shop: Shop, items: Sequence[OrderInput]
-) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int], dict[str, int]]:
-    """Ids of the customers and products the batch names: three queries for the whole batch."""
-    customer_keys: dict[str, set[str]] = defaultdict(set)
-    product_keys: dict[str, set[str]] = defaultdict(set)
+) -> tuple[dict[tuple[str, str], int], dict[str, int], dict[tuple[str, str], int], dict[str, int]]:
+    """Ids of the customers and products the batch names, through their identities (so a
+    merged customer's old ids still find the survivor): a few queries for the whole batch.
+
+    Returns (customer by (source, external_id), customer by email key, product by (source,
+    external_id), product by SKU).
+    """
+    customer_keys: set[tuple[str, str]] = set()
+    emails: set[str] = set()
+    product_keys: set[tuple[str, str]] = set()
     skus: set[str] = set()
     for item in items:
         ref = item.fields.get("customer_external_id")
         if ref:
-            customer_keys[item.source].add(ref)
+            customer_keys.add((item.source, ref))
+        elif item.fields.get("customer_email"):
+            emails.add(email_key(item.fields["customer_email"]))
         for line in item.lines:
             if line.product_external_id:
-                product_keys[item.source].add(line.product_external_id)
+                product_keys.add((item.source, line.product_external_id))
             elif line.sku:
                 skus.add(line.sku)
-    customers: dict[tuple[str, str], int] = {}
-    if customer_keys:
-        query = _keys_q((source, ref) for source, refs in customer_keys.items() for ref in refs)
-        for pk, source, external_id in (
-            Customer.objects.for_shop(shop).filter(query).values_list("pk", "source", "external_id")
-        ):
-            customers[(source, external_id)] = pk
-    products: dict[tuple[str, str], int] = {}
-    if product_keys:
-        query = _keys_q((source, ref) for source, refs in product_keys.items() for ref in refs)
-        for pk, source, external_id in (
-            Product.objects.for_shop(shop).filter(query).values_list("pk", "source", "external_id")
-        ):
-            products[(source, external_id)] = pk
-    by_sku: dict[str, int] = {}
-    if skus:
-        # Several products may share a SKU across sources; the oldest wins, deterministically.
-        for pk, sku in Product.objects.for_shop(shop).filter(_in("sku", skus)).order_by("-pk").values_list("pk", "sku"):
-            by_sku[sku] = pk
-    return customers, products, by_sku
+    customers = identity.customer_ids_by_identity(shop=shop, pairs=customer_keys)
+    by_email = identity.customer_ids_by_email(shop=shop, keys=emails - {""})
+    products = identity.product_ids_by_identity(shop=shop, pairs=product_keys)
+    by_sku = identity.product_ids_by_sku(shop=shop, skus=skus)
+    return customers, by_email, products, by_sku
 
 
 def orders_upsert(*, shop: Shop, items: Sequence[OrderInput], reason: str | None = None) -> UpsertReport:
@@ -429,12 +491,19 @@ def orders_upsert(*, shop: Shop, items: Sequence[OrderInput], reason: str | None
     now = timezone.now()
     with transaction.atomic():
         _lock(shop, "orders")
-        customers, products, by_sku = _order_references(shop, items)
+        customers, by_email, products, by_sku = _order_references(shop, items)
         errors: list[ItemError] = []
         resolved: list[tuple[dict[str, Any], list[tuple[int | None, int, Decimal]]]] = []
         for index, item in enumerate(items):
-            values = {name: value for name, value in item.fields.items() if name != "customer_external_id"}
-            if "customer_external_id" in item.fields:
+            values = {
+                name: value
+                for name, value in item.fields.items()
+                if name not in ("customer_external_id", "customer_email")
+            }
+            if not item.fields.get("customer_external_id") and item.fields.get("customer_email"):
+                # a guest order with an email belongs to the customer with that email, if there is one
+                values["customer_id"] = by_email.get(email_key(item.fields["customer_email"]))
+            elif "customer_external_id" in item.fields:
                 ref = item.fields["customer_external_id"]
                 customer_id = customers.get((item.source, ref)) if ref else None
                 if ref and customer_id is None:
@@ -502,7 +571,7 @@ def orders_upsert(*, shop: Shop, items: Sequence[OrderInput], reason: str | None
         if existing:
             for order_id, product_id, quantity, unit_price in (
                 OrderLine.objects.for_shop(shop)
-                .filter(_in("order_id", [row["pk"] for row in existing.values()], array_type="bigint[]"))
+                .filter(column_in("order_id", [row["pk"] for row in existing.values()], array_type="bigint[]"))
                 .order_by("order_id", "pk")
                 .values_list("order_id", "product_id", "quantity", "unit_price")
             ):
@@ -729,16 +798,35 @@ def customers_erase(*, shop: Shop, customer_ids: Iterable[int], now: dt.datetime
     """Erase the personal data of these customers of the shop; returns how many were erased.
 
     Blanks every field that identifies the person, withdraws consent, deletes their
-    survey answers, clears event properties and review texts. The row, its key
-    (source, external_id) and its orders stay, anonymised, so revenue and segments
-    still add up; later upserts never write personal data to it again.
+    survey answers, clears event properties and review texts. The row, its identities
+    (source ids) and its orders stay, anonymised, so revenue and segments still add up. Its
+    email and phone, current and former, are kept only as one-way digests: any source that
+    sends them again finds the erased row, and nothing creates the person anew (ADR 0009).
     """
     now = now or timezone.now()
-    ids = list(Customer.objects.for_shop(shop).filter(pk__in=list(customer_ids)).values_list("pk", flat=True))
-    if not ids:
+    customers = Customer.objects.for_shop(shop).filter(pk__in=list(customer_ids))
+    rows = list(customers.values_list("pk", "email_key", "phone_key"))
+    if not rows:
         return 0
+    ids = [pk for pk, _email, _phone in rows]
+    identities = CustomerIdentity.objects.for_shop(shop).filter(customer_id__in=ids)
+    aliases = list(
+        identities.filter(source__in=[IdentityKind.EMAIL, IdentityKind.PHONE]).values_list(
+            "customer_id", "source", "external_id"
+        )
+    )
+    erased_kind = {IdentityKind.EMAIL: IdentityKind.ERASED_EMAIL, IdentityKind.PHONE: IdentityKind.ERASED_PHONE}
+    keys = [(pk, IdentityKind.EMAIL, email) for pk, email, _phone in rows]
+    keys += [(pk, IdentityKind.PHONE, phone) for pk, _email, phone in rows]
+    digests = [
+        (pk, erased_kind[kind], erased_digest(shop_id=shop.pk, key=key)) for pk, kind, key in [*keys, *aliases] if key
+    ]
     with transaction.atomic():
-        Customer.objects.for_shop(shop).filter(pk__in=ids).update(**_ERASED_VALUES, erased_at=now, updated_at=now)
+        customers.update(
+            **_ERASED_VALUES, email_key="", phone_key="", field_updated_at={}, erased_at=now, updated_at=now
+        )
+        identities.filter(source__in=[IdentityKind.EMAIL, IdentityKind.PHONE]).delete()
+        identity.customer_identities_link(shop=shop, rows=digests)
         SurveyResponse.objects.for_shop(shop).filter(customer_id__in=ids).delete()
         Event.objects.for_shop(shop).filter(customer_id__in=ids).update(properties={})
         Review.objects.for_shop(shop).filter(customer_id__in=ids).update(text="")

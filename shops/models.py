@@ -33,6 +33,20 @@ class Shop(models.Model):
     postal_address = models.TextField(
         _("postal address"), blank=True, help_text=_("Printed in the footer of every marketing email.")
     )
+    # Identity resolution (ADR 0009): customers are matched by source id, then email, then,
+    # when the owner turns it on, by phone number (E.164, national numbers read in phone_region).
+    match_by_phone = models.BooleanField(
+        _("match customers by phone"),
+        default=False,
+        help_text=_("Treat two records with the same phone number as the same customer."),
+    )
+    phone_region = models.CharField(
+        _("phone country"),
+        max_length=2,
+        blank=True,
+        default="",
+        help_text=_("Two-letter country code (such as GB) for phone numbers written without +country."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -6,7 +6,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
-from customers.models import Customer, Event, Order, OrderLine, Product, Review
+from customers.models import Customer, CustomerIdentity, Event, Order, OrderLine, Product, ProductIdentity, Review
 from shops.models import ApiKey, Membership, Shop, hash_api_key
 
 
@@ -68,6 +68,7 @@ class ApiKeyFactory(ShopOwnedFactory):
 class CustomerFactory(ShopOwnedFactory):
     class Meta:
         model = Customer
+        skip_postgeneration_save = True
 
     shop = factory.SubFactory(ShopFactory)
     external_id = factory.Sequence(lambda n: f"C{n}")
@@ -76,10 +77,19 @@ class CustomerFactory(ShopOwnedFactory):
     first_name = "Ada"
     last_name = factory.Sequence(lambda n: f"Lovelace{n}")
 
+    @factory.post_generation
+    def identity(obj, create, extracted, **kwargs):
+        """Like every way in, a customer with a source id is known by that identity (ADR 0009)."""
+        if create and obj.external_id:
+            CustomerIdentity.unscoped.get_or_create(
+                shop=obj.shop, source=obj.source, external_id=obj.external_id, defaults={"customer": obj}
+            )
+
 
 class ProductFactory(ShopOwnedFactory):
     class Meta:
         model = Product
+        skip_postgeneration_save = True
 
     shop = factory.SubFactory(ShopFactory)
     external_id = factory.Sequence(lambda n: f"P{n}")
@@ -89,6 +99,13 @@ class ProductFactory(ShopOwnedFactory):
     category = "Coffee"
     brand = "Acme"
     price = Decimal("9.90")
+
+    @factory.post_generation
+    def identity(obj, create, extracted, **kwargs):
+        if create and obj.external_id:
+            ProductIdentity.unscoped.get_or_create(
+                shop=obj.shop, source=obj.source, external_id=obj.external_id, defaults={"product": obj}
+            )
 
 
 class OrderFactory(ShopOwnedFactory):
