@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from customers.models import Customer, Event, Order, OrderLine, Product, Review
+from customers.models import (
+    Customer,
+    CustomerIdentity,
+    CustomerMerge,
+    Event,
+    Order,
+    OrderLine,
+    Product,
+    ProductIdentity,
+    Review,
+)
 
 
 class OrderLineInline(admin.TabularInline):
@@ -10,11 +20,29 @@ class OrderLineInline(admin.TabularInline):
     fields = ["product", "quantity", "unit_price"]
 
 
+class CustomerIdentityInline(admin.TabularInline):
+    """Read-only: identities are written by the ways in and by merges (ADR 0009)."""
+
+    model = CustomerIdentity
+    extra = 0
+    fields = ["source", "external_id", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ProductIdentityInline(CustomerIdentityInline):
+    model = ProductIdentity
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["__str__", "email", "shop", "source", "external_id", "country", "email_consent"]
     list_filter = ["shop", "source", "email_consent"]
-    search_fields = ["email", "first_name", "last_name", "external_id"]
+    search_fields = ["email", "first_name", "last_name", "external_id", "identities__external_id"]
+    inlines = [CustomerIdentityInline]
 
 
 @admin.register(Product)
@@ -22,6 +50,17 @@ class ProductAdmin(admin.ModelAdmin):
     list_display = ["title", "sku", "category", "brand", "price", "shop"]
     list_filter = ["shop", "category"]
     search_fields = ["title", "sku"]
+    inlines = [ProductIdentityInline]
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(admin.ModelAdmin):
+    """The audit record of merges; undo is the owner's, on the profile page or the API."""
+
+    list_display = ["merged_customer_id", "survivor", "reason", "created_by", "created_at", "undone_at", "shop"]
+    list_filter = ["shop", "reason"]
+    raw_id_fields = ["survivor", "created_by"]
+    readonly_fields = ["snapshot", "survivor_before", "moved", "set_aside"]
 
 
 @admin.register(Order)

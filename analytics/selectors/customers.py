@@ -17,7 +17,7 @@ from analytics import explain
 from analytics.models import AnalysisRun, CustomerScore, Segment, SegmentKind, SegmentMembership
 from analytics.segments import custom_segment_scores
 from customers.integrations import selectors as data_selectors
-from customers.models import Customer, Order, OrderLine, customer_search_q
+from customers.models import Customer, CustomerIdentity, Order, OrderLine, customer_search_q
 from customers.money import purchase_q
 from shops.models import Shop
 
@@ -138,7 +138,8 @@ def customer_table(*, shop: Shop, filters: CustomerFilters, run: AnalysisRun | N
         q = customer_search_q(search)
         if search.isdigit():
             q |= Q(pk=int(search))
-        q |= Q(external_id=search)
+        # any source's id: the customer's identities, not only the one it was created with
+        q |= Q(pk__in=CustomerIdentity.objects.for_shop(shop).filter(external_id=search).values("customer_id"))
         qs = qs.filter(q)
     if filters.segment is not None:
         if filters.segment.kind == SegmentKind.CUSTOM:
