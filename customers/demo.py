@@ -32,6 +32,8 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
+from customers.identity import customer_identities_link, product_identities_link
+from customers.keys import email_key, phone_key
 from customers.models import Customer, Event, EventKind, Order, OrderLine, OrderStatus, Product, Review, Source
 from customers.signals import data_changed
 from shops.models import Shop
@@ -858,6 +860,9 @@ def _write(shop: Shop, plan: _Plan, *, as_of: dt.date) -> DemoSummary:
             for i, item in enumerate(CATALOGUE)
         ]
         product_ids = _bulk_create(Product, shop, products)
+        # Each row is known by its demo id (ADR 0009), so a CSV or platform that later names the
+        # same SKU or email finds it instead of creating a second one.
+        product_identities_link(shop=shop, rows=[(p.pk, demo, p.external_id) for p in products])
 
         customers, emails, signups = [], set(), []
         for i, person in enumerate(plan.customers):
@@ -876,6 +881,9 @@ def _write(shop: Shop, plan: _Plan, *, as_of: dt.date) -> DemoSummary:
                     source=demo,
                     external_id=f"{CUSTOMER_ID_PREFIX}{i + 1:05d}",
                     email=email,
+                    # bulk_create runs no save(): the match keys are set here, as save() would
+                    email_key=email_key(email),
+                    phone_key=phone_key(person["phone"], region=shop.phone_region),
                     first_name=person["first_name"],
                     last_name=person["last_name"],
                     phone=person["phone"],
@@ -891,6 +899,7 @@ def _write(shop: Shop, plan: _Plan, *, as_of: dt.date) -> DemoSummary:
                 )
             )
         customer_ids = _bulk_create(Customer, shop, customers)
+        customer_identities_link(shop=shop, rows=[(c.pk, demo, c.external_id) for c in customers])
         _customers_since(customer_ids, signups)
 
         orders = [

@@ -1,9 +1,11 @@
 """The public preference survey: zero-party data a customer gives the shop about themselves.
 
-Answers go to the shop's customers with that email (or a new customer with source
-"survey"); they never touch another shop's rows, since every lookup is by shop and
-email. Spam protection: a honeypot field (filled in: pretend success, write nothing)
-and a per-IP, per-shop rate limit in Django's cache.
+Answers go to the shop's customer with that email, found by the same rules as every other
+way in (customers.identity: the email key, also a former email kept by a merge), or to a
+new customer with source "survey"; they never touch another shop's rows, since every
+lookup is by shop. An erased customer is never written again nor created anew. Spam
+protection: a honeypot field (filled in: pretend success, write nothing) and a per-IP,
+per-shop rate limit in Django's cache.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customers.identity import CustomerKey, customers_resolve
 from customers.models import Customer, Source, SurveyResponse
+from customers.services import ERASED, CustomerInput, customers_upsert
 from shops.models import Shop
 
 RATE_LIMIT = 5  # submissions ...
@@ -91,11 +95,14 @@ def survey_submit(
     interests: list[str] | None = None,
     email_consent: bool = False,
     now: dt.datetime | None = None,
-) -> SurveyResponse:
-    """Record the answers and update the shop's customers with this email (or create one).
+) -> SurveyResponse | None:
+    """Record the answers and update the shop's customer with this email (or create one).
 
-    Consent given is recorded with its time; consent not given withdraws an earlier
-    consent, since the survey is the customer's latest word on it.
+    The answers are the customer's word as of `now`, merged like any source's values
+    (customers.identity.customer_fields_merge): an empty answer keeps what is stored.
+    Consent given is a consent dated now; consent not given withdraws an earlier one, since
+    the survey is the customer's latest word on it. For an erased customer nothing is
+    stored and None is returned (the person is answered as if it had been accepted).
     """
     now = now or timezone.now()
     email = email.strip().lower()
@@ -107,29 +114,28 @@ def survey_submit(
         "email_consent": email_consent,
     }
     with transaction.atomic():
-        customers = list(
-            Customer.objects.for_shop(shop).select_for_update().filter(email__iexact=email, erased_at__isnull=True)
+        (match,) = customers_resolve(shop=shop, keys=[CustomerKey(source=Source.SURVEY, email=email)])
+        if match.erased:
+            return None
+        # A customer found by a former email keeps the email they have now: the survey names
+        # the person, it does not move them back to an old address.
+        stored_email = ""
+        if match.existing_id is not None:
+            stored_email = Customer.objects.for_shop(shop).values_list("email", flat=True).get(pk=match.existing_id)
+        fields = {
+            "email": stored_email or email,
+            "age_range": age_range,
+            "occupation": occupation,
+            "interests": interests,
+            "email_consent": email_consent,
+        }
+        if email_consent:
+            fields["email_consent_at"] = now
+        report = customers_upsert(
+            shop=shop,
+            items=[CustomerInput(external_id="", source=Source.SURVEY, updated_at=now, fields=fields)],
         )
-        if not customers:
-            customers = [Customer.unscoped.create(shop=shop, source=Source.SURVEY, email=email)]
-        for customer in customers:
-            if age_range:
-                customer.age_range = age_range
-            if occupation:
-                customer.occupation = occupation
-            customer.interests = interests
-            if email_consent:
-                customer.email_consent, customer.email_consent_at = True, now
-            else:
-                customer.email_consent, customer.email_consent_at = False, None
-            customer.save(
-                update_fields=[
-                    "age_range",
-                    "occupation",
-                    "interests",
-                    "email_consent",
-                    "email_consent_at",
-                    "updated_at",
-                ]
-            )
-        return SurveyResponse.unscoped.create(shop=shop, customer=customers[0], email=email, answers=answers)
+        (item,) = report.items
+        if item["result"] == ERASED:
+            return None
+        return SurveyResponse.unscoped.create(shop=shop, customer_id=item["id"], email=email, answers=answers)

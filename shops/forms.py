@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import zoneinfo
 
+import phonenumbers
 from django import forms
 from django.contrib.auth import password_validation
 from django.utils.text import slugify
@@ -75,7 +76,23 @@ class ShopSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Shop
-        fields = ["name", "timezone", "currency", "postal_address"]
+        fields = ["name", "timezone", "currency", "postal_address", "match_by_phone", "phone_region"]
+        labels = {
+            "match_by_phone": _("Match customers by phone number"),
+            "phone_region": _("Country of phone numbers"),
+        }
+        help_texts = {
+            "match_by_phone": _(
+                "Customers are always matched by their id in each source and by email address. Tick this to "
+                "also treat two records with the same phone number as one customer (for example a CSV row and "
+                "a Shopify customer). Leave it off if customers share phones, such as a family or an office."
+            ),
+            "phone_region": _(
+                "The two-letter country code (ISO 3166, such as GB or CN) used to read phone numbers written "
+                "without +country: with GB, “07700 900123” is the same number as “+44 7700 900123”. Leave it "
+                "empty to match only numbers written with +country."
+            ),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -84,6 +101,15 @@ class ShopSettingsForm(forms.ModelForm):
 
     def clean_currency(self) -> str:
         return _currency(self.cleaned_data["currency"])
+
+    def clean_phone_region(self) -> str:
+        """An ISO 3166 two-letter country code, upper-cased; one phone numbers can be read in."""
+        value = (self.cleaned_data.get("phone_region") or "").strip().upper()
+        if value and value not in phonenumbers.SUPPORTED_REGIONS:
+            raise forms.ValidationError(
+                _("“%(code)s” is not a two-letter country code, such as GB, US or CN.") % {"code": value}
+            )
+        return value
 
 
 class MemberAddForm(forms.Form):

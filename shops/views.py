@@ -15,7 +15,8 @@ from shops import selectors, services
 from shops.decorators import shop_required
 from shops.forms import ApiKeyCreateForm, MemberAddForm, ShopFieldsForm, ShopSettingsForm, SignupForm
 from shops.middleware import SESSION_SHOP_KEY
-from shops.models import ApiKey, Membership, Role
+from shops.models import ApiKey, Membership, Role, Shop
+from shops.signals import shop_settings_changed
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -88,6 +89,11 @@ def shop_settings(request: HttpRequest) -> HttpResponse:
     form = ShopSettingsForm(request.POST or None, instance=request.shop, prefix="shop")
     if request.method == "POST" and form.is_valid():
         form.save()
+        if form.changed_data:
+            changed = list(form.changed_data)
+            transaction.on_commit(
+                lambda: shop_settings_changed.send(sender=Shop, shop_id=request.shop.pk, fields=changed)
+            )
         messages.success(request, _("Shop settings saved."))
         return redirect("shop_settings")
     return render(

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from customers.keys import email_key
 from customers.services import CustomerInput, OrderInput, ProductInput
 
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
@@ -71,10 +72,14 @@ def sign(*, body: bytes, secret: str) -> str:
 
 
 def newest_by_key(items: list) -> list:
-    """One item per (source, external_id): the newest by updated_at, later ones winning ties."""
+    """One item per (source, external_id): the newest by updated_at, later ones winning ties.
+
+    An item without an external id (a guest known by email only) is keyed by its email key,
+    so two guests of one page stay two people and one guest's orders stay one.
+    """
     chosen: dict[tuple[str, str], Any] = {}
     for item in items:
-        key = (item.source, item.external_id)
+        key = (item.source, item.external_id or f"email:{email_key(item.fields.get('email'))}")
         old = chosen.get(key)
         if old is None or old.updated_at is None or (item.updated_at is not None and item.updated_at >= old.updated_at):
             chosen[key] = item

@@ -7,10 +7,13 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from customers import identity
 from customers.integrations import shopify
+from customers.keys import email_key, phone_key
 from customers.models import (
     Customer,
     Event,
+    IdentityKind,
     ImportJob,
     Order,
     OrderLine,
@@ -98,15 +101,40 @@ def data_request_get(*, shop: Shop, event_id: int) -> WebhookEvent | None:
     return WebhookEvent.objects.for_shop(shop).filter(pk=event_id, topic=shopify.DATA_REQUEST_TOPIC).first()
 
 
+def customer_ids_named(
+    *, shop: Shop, source: str, external_id: Any = None, email: Any = None, phone: Any = None
+) -> set[int]:
+    """The customers a platform's privacy request names: the one with the identity (source,
+    external_id), whatever source created it, and every customer with the same email key,
+    also a former email kept by a merge (or phone key, when the shop matches by phone), so
+    rows not merged yet are found too. Erased customers included."""
+    external_id = "" if external_id in (None, "") else str(external_id)
+    keys = [identity.CustomerKey(source, external_id, _stripped(email), _stripped(phone))]
+    ids = {m.existing_id for m in identity.customers_resolve(shop=shop, keys=keys) if m.existing_id}
+    query = Q(pk__in=[])
+    if key := email_key(email):
+        query |= Q(email_key=key) | Q(identities__source=IdentityKind.EMAIL, identities__external_id=key)
+    if shop.match_by_phone and (key := phone_key(phone, region=shop.phone_region)):
+        query |= Q(phone_key=key) | Q(identities__source=IdentityKind.PHONE, identities__external_id=key)
+    ids.update(Customer.objects.for_shop(shop).filter(query).values_list("pk", flat=True))
+    return ids
+
+
+def _stripped(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
 def data_request_export(*, shop: Shop, event: WebhookEvent) -> dict[str, Any]:
     """Everything we hold about the customer a data request names, as JSON-ready data."""
     person = event.payload.get("customer") or {}
-    query = Q(pk__in=[])
-    if person.get("id"):
-        query |= Q(external_id=str(person["id"]))
-    if person.get("email"):
-        query |= Q(email__iexact=str(person["email"]).strip())
-    customers = Customer.objects.for_shop(shop).filter(query, source=shopify.SOURCE).order_by("pk")
+    ids = customer_ids_named(
+        shop=shop,
+        source=shopify.SOURCE,
+        external_id=person.get("id"),
+        email=person.get("email"),
+        phone=person.get("phone"),
+    )
+    customers = Customer.objects.for_shop(shop).filter(pk__in=ids).order_by("pk")
     return {
         "request": {"event_id": event.event_id, "received_at": event.received_at.isoformat(), "customer": person},
         "customers": [_customer_export(shop, c) for c in customers],

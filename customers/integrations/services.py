@@ -13,11 +13,11 @@ from types import ModuleType
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from customers import identity
 from customers import services as customer_services
-from customers.integrations import shopify, woocommerce
+from customers.integrations import selectors, shopify, woocommerce
 from customers.integrations.common import PlatformRecords
 from customers.models import Customer, Platform, PlatformConnection, WebhookEvent, WebhookStatus
 from customers.services import UpsertReport
@@ -73,8 +73,17 @@ def connection_sync_queue(*, connection: PlatformConnection) -> None:
 # --------------------------------------------------------------------------- applying records
 
 
+# Customers and products are matched to rows other sources brought in (ADR 0009), so their
+# counts also say how: "matched" (found by an id the row already had), "linked" (found by
+# email, phone or SKU, the platform's id added to the row); "created" are new rows.
+_MATCHED_KINDS = frozenset({"customers", "products"})
+
+
 def _merge(total: dict[str, dict[str, int]], name: str, report: UpsertReport) -> None:
     counts = total.setdefault(name, {"created": 0, "updated": 0, "unchanged": 0, "stale": 0})
+    if name in _MATCHED_KINDS:
+        counts.setdefault("matched", 0)
+        counts.setdefault("linked", 0)
     for key, value in report.counts().items():
         counts[key] = counts.get(key, 0) + value
 
@@ -88,11 +97,15 @@ def platform_records_apply(*, shop: Shop, records: PlatformRecords) -> dict[str,
     with transaction.atomic():
         if records.customers:
             _merge(counts, "customers", customer_services.customers_upsert(shop=shop, items=records.customers))
-        known = {(c.source, c.external_id) for c in records.customers}
+        known = {(c.source, c.external_id) for c in records.customers if c.external_id}
         billing = [c for c in records.billing_customers if (c.source, c.external_id) not in known]
-        if billing:
-            report = customer_services.customers_upsert(shop=shop, items=billing, update_existing=False)
-            _merge(counts, "customers", report)
+        # Registered customers first, then guests (known by email only) in a call of their own:
+        # a guest then meets only what is stored, never a registered customer's billing email
+        # of the same page, so a page ends as the same orders delivered one by one would.
+        for group in ([c for c in billing if c.external_id], [c for c in billing if not c.external_id]):
+            if group:
+                report = customer_services.customers_upsert(shop=shop, items=group, update_existing=False)
+                _merge(counts, "customers", report)
         if records.products:
             _merge(counts, "products", customer_services.products_upsert(shop=shop, items=records.products))
         if records.orders:
@@ -174,14 +187,20 @@ def _event_apply(*, shop: Shop, event: WebhookEvent) -> tuple[str, bool]:
     if module is shopify and topic == shopify.CUSTOMER_REDACT_TOPIC:
         customer = payload.get("customer") or {}
         erased = customers_redact(
-            shop=shop, source=module.SOURCE, external_id=customer.get("id"), email=customer.get("email")
+            shop=shop,
+            source=module.SOURCE,
+            external_id=customer.get("id"),
+            email=customer.get("email"),
+            phone=customer.get("phone"),
         )
         return WebhookStatus.PROCESSED, erased
     if module is shopify and topic == shopify.SHOP_REDACT_TOPIC:
+        # every customer Shopify knows, whatever source created the row (their identities say so)
         ids = (
             Customer.objects.for_shop(shop)
-            .filter(source=module.SOURCE, erased_at__isnull=True)
+            .filter(identities__source=module.SOURCE, erased_at__isnull=True)
             .values_list("pk", flat=True)
+            .distinct()
         )
         return WebhookStatus.PROCESSED, customer_services.customers_erase(shop=shop, customer_ids=ids) > 0
     return WebhookStatus.IGNORED, False
@@ -207,19 +226,39 @@ def _deleted_later(*, shop: Shop, event: WebhookEvent, module: ModuleType, recor
     return deleted_at is not None and (order.updated_at is None or order.updated_at <= deleted_at)
 
 
-def customers_redact(*, shop: Shop, source: str, external_id: Any, email: str | None = None) -> bool:
-    """Erase a platform customer's personal data, found by platform id (and email within that platform).
+def customers_redact(
+    *, shop: Shop, source: str, external_id: Any, email: str | None = None, phone: str | None = None
+) -> bool:
+    """Erase the personal data of the person a platform names (customer id, and the email and
+    phone its privacy request gives), found through any of their identities: a customer first
+    brought in by CSV and later linked to this platform's id is erased too, and so is every
+    row with the same email still waiting to be merged. Returns whether anyone was erased.
 
-    When we do not have the customer yet, an erased placeholder keeps its id, so a late
-    order or a pull can never bring the personal data back.
+    The platform's id is linked to the erased customer; when we do not have the person yet,
+    an erased placeholder is created under that id (with the digests of the email and phone,
+    left by the erasure), so a late order attaches to it and no source brings them back.
     """
-    query = Q(pk__in=[])
-    if external_id:
-        query |= Q(external_id=str(external_id))
-    if email:
-        query |= Q(email__iexact=email.strip())
-    customers = Customer.objects.for_shop(shop).filter(query, source=source)
-    ids = list(customers.filter(erased_at__isnull=True).values_list("pk", flat=True))
-    if external_id and not customers.filter(external_id=str(external_id)).exists():
-        Customer.unscoped.create(shop=shop, source=source, external_id=str(external_id), erased_at=timezone.now())
-    return customer_services.customers_erase(shop=shop, customer_ids=ids) > 0
+    external_id = "" if external_id in (None, "") else str(external_id)
+    with transaction.atomic():
+        ids = selectors.customer_ids_named(shop=shop, source=source, external_id=external_id, email=email, phone=phone)
+        known = bool(external_id) and bool(identity.customer_ids_by_identity(shop=shop, pairs=[(source, external_id)]))
+        if external_id and not known:
+            if ids:
+                identity.customer_identities_link(shop=shop, rows=[(min(ids), source, external_id)])
+            else:
+                # Held for the length of this transaction only: customers_erase blanks it below
+                # and keeps just the digests that recognise the person again.
+                placeholder = Customer(
+                    shop=shop,
+                    source=source,
+                    external_id=external_id,
+                    email=(email or "").strip()[:254],
+                    phone=(phone or "").strip()[:40],
+                )
+                placeholder.save()
+                identity.customer_identities_link(shop=shop, rows=[(placeholder.pk, source, external_id)])
+                customer_services.customers_erase(shop=shop, customer_ids=[placeholder.pk])
+        erasable = (
+            Customer.objects.for_shop(shop).filter(pk__in=ids, erased_at__isnull=True).values_list("pk", flat=True)
+        )
+        return customer_services.customers_erase(shop=shop, customer_ids=list(erasable)) > 0

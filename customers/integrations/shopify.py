@@ -1,10 +1,16 @@
 """Shopify: webhook headers and topics, payload mapping, and the Admin REST API pull client.
 
 Field names are Shopify's: an order has id, created_at, processed_at, updated_at,
-cancelled_at, financial_status, currency, total_price (a decimal string), customer
-{id, email, first_name, last_name, phone, default_address, email_marketing_consent
-{state, consent_updated_at}, updated_at} and line_items [{id, product_id, sku, title,
-quantity, price}], refunds [{refund_line_items [{line_item_id, quantity}]}].
+cancelled_at, financial_status, currency, total_price (a decimal string), email,
+contact_email, phone, billing_address {zip, phone}, customer {id, email, first_name,
+last_name, phone, default_address {city, country, zip}, email_marketing_consent {state,
+consent_updated_at}, updated_at} (null for a guest checkout) and line_items [{id,
+product_id, sku, title, quantity, price}], refunds [{refund_line_items [{line_item_id,
+quantity}]}].
+
+Customers and products keep Shopify's ids as their identities (source "shopify"); the
+upsert services match them to rows other sources brought in by the same email (or phone,
+when the shop turns that on) and SKU (ADR 0009).
 """
 
 from __future__ import annotations
@@ -66,30 +72,61 @@ def delivery_meta(headers: Mapping[str, str]) -> tuple[str, str]:
 # --------------------------------------------------------------------------- mapping
 
 
-def customer_input(payload: Mapping[str, Any]) -> CustomerInput:
+def customer_input(payload: Mapping[str, Any], *, order: Mapping[str, Any] | None = None) -> CustomerInput:
+    """A Shopify customer. Inside an order (`order` given), the order's contact details stand
+    in for what the customer record leaves out: Shopify drops a customer's email and phone
+    from order payloads unless the app may read protected customer data, and without them
+    the customer could not be matched to the same person from another source.
+    """
+    order = order or {}
+    billing = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else {}
+    address = payload.get("default_address") if isinstance(payload.get("default_address"), dict) else None
     fields: dict[str, Any] = {}
-    if "email" in payload:
-        fields["email"] = text(payload.get("email"), 254).lower()
-    for name, limit in (("first_name", 100), ("last_name", 100), ("phone", 40)):
+    email = text(payload.get("email") or order.get("email") or order.get("contact_email"), 254).lower()
+    if "email" in payload or email:
+        fields["email"] = email
+    for name, limit in (("first_name", 100), ("last_name", 100)):
         if name in payload:
             fields[name] = text(payload.get(name), limit)
-    address = payload.get("default_address")
-    if isinstance(address, dict):
+    phone = text(payload.get("phone") or order.get("phone") or billing.get("phone"), 40)
+    if "phone" in payload or phone:
+        fields["phone"] = phone
+    if address is not None:
         fields["city"] = text(address.get("city"), 100)
         fields["country"] = text(address.get("country") or address.get("country_code"), 100)
+    postcode = text((address or {}).get("zip") or billing.get("zip"), 20)
+    if address is not None or postcode:
+        fields["postcode"] = postcode
     if isinstance(payload.get("tags"), str):
         fields["tags"] = [t.strip()[:100] for t in payload["tags"].split(",") if t.strip()][:50]
     consent = payload.get("email_marketing_consent")
     if isinstance(consent, dict):
-        subscribed = consent.get("state") == "subscribed"
-        fields["email_consent"] = subscribed
-        fields["email_consent_at"] = parse_datetime(consent.get("consent_updated_at")) if subscribed else None
+        fields.update(_consent_fields(consent))
     return CustomerInput(
         external_id=str(payload["id"]),
         source=SOURCE,
         updated_at=parse_datetime(payload.get("updated_at")),
         fields=fields,
     )
+
+
+# Shopify's email_marketing_consent.state: only "subscribed" is a consent and only an
+# unsubscribe (or the data being redacted) withdraws one. "not_subscribed", "pending"
+# (double opt-in not confirmed yet) and "invalid" say nothing about a consent the customer
+# gave elsewhere, so they are not sent: a newer "never subscribed" here must not cancel a
+# consent given in the survey (ADR 0009: only an explicit withdrawal beats a consent).
+_CONSENT_GIVEN = frozenset({"subscribed"})
+_CONSENT_WITHDRAWN = frozenset({"unsubscribed", "redacted"})
+
+
+def _consent_fields(consent: Mapping[str, Any]) -> dict[str, Any]:
+    """email_consent (and, for a consent, its time: consent_updated_at, when it was given)."""
+    state = consent.get("state")
+    if state in _CONSENT_GIVEN:
+        return {"email_consent": True, "email_consent_at": parse_datetime(consent.get("consent_updated_at"))}
+    if state in _CONSENT_WITHDRAWN:
+        return {"email_consent": False}
+    return {}
 
 
 def _order_status(payload: Mapping[str, Any]) -> str:
@@ -121,10 +158,13 @@ def records_from_orders(payloads: list[Mapping[str, Any]]) -> PlatformRecords:
     products: dict[str, ProductInput] = {}
     for payload in payloads:
         customer = payload.get("customer")
-        customer_ref = None
+        customer_ref, guest_email = None, ""
         if isinstance(customer, dict) and customer.get("id"):
-            records.customers.append(customer_input(customer))
+            records.customers.append(customer_input(customer, order=payload))
             customer_ref = str(customer["id"])
+        else:
+            # a guest checkout: the order belongs to the customer with its email, if there is one
+            guest_email = text(payload.get("email") or payload.get("contact_email"), 254).lower()
         lines, by_line_id = [], {}
         for item in payload.get("line_items") or []:
             product_ref = str(item["product_id"]) if item.get("product_id") else ""
@@ -160,6 +200,8 @@ def records_from_orders(payloads: list[Mapping[str, Any]]) -> PlatformRecords:
             "status": status,
             "customer_external_id": customer_ref,
         }
+        if guest_email:
+            fields["customer_email"] = guest_email
         if payload.get("currency"):
             fields["currency"] = text(payload["currency"], 3).upper()
         total = parse_money(payload.get("total_price"))

@@ -3,8 +3,12 @@
 Field names are WooCommerce's: an order has id, status (pending, processing, on-hold,
 completed, cancelled, refunded, failed), currency, date_created_gmt,
 date_modified_gmt (naive, in UTC), total, customer_id (0 for a guest), billing
-{first_name, last_name, email, city, country, phone} and line_items [{id, product_id,
-sku, name, quantity, price, total}].
+{first_name, last_name, email, city, postcode, country, phone} and line_items [{id,
+product_id, sku, name, quantity, price, total}].
+
+Customers and products keep WooCommerce's ids as their identities (source "woocommerce");
+the upsert services match them to rows other sources brought in by the same email (or
+phone, when the shop turns that on) and SKU (ADR 0009).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ def _person_fields(person: Mapping[str, Any], billing: Mapping[str, Any]) -> dic
         "last_name": text(person.get("last_name") or billing.get("last_name"), 100),
         "phone": text(billing.get("phone"), 40),
         "city": text(billing.get("city"), 100),
+        "postcode": text(billing.get("postcode"), 20),
         "country": text(billing.get("country"), 100),
     }
 
@@ -90,21 +95,29 @@ def customer_input(payload: Mapping[str, Any]) -> CustomerInput:
 
 
 def records_from_orders(payloads: list[Mapping[str, Any]]) -> PlatformRecords:
-    """Orders with products; a registered customer's billing details create the customer if missing.
+    """Orders with products; the billing details create the order's customer if missing.
 
-    customer_id 0 is a guest: the order gets no customer. A refunded order is stored as
-    ``returned`` with its lines as sold: its net revenue is zero (ADR 0007).
+    A registered customer is named by customer_id. customer_id 0 is a guest checkout: the
+    order belongs to the customer with the billing email, who is created (known by that
+    email only) when no one has it; without an email the order stays a guest's. Billing
+    details never change an existing customer's profile (billing_customers). A refunded
+    order is stored as ``returned`` with its lines as sold: its net revenue is zero (ADR 0007).
     """
     records = PlatformRecords()
     products: dict[str, ProductInput] = {}
     for payload in payloads:
         billing = payload.get("billing") if isinstance(payload.get("billing"), dict) else {}
-        customer_ref = None
+        customer_ref, guest_email = None, ""
         if payload.get("customer_id"):
             customer_ref = str(payload["customer_id"])
             records.billing_customers.append(
                 CustomerInput(external_id=customer_ref, source=SOURCE, fields=_person_fields({}, billing))
             )
+        else:
+            person = _person_fields({}, billing)
+            guest_email = person["email"]
+            if guest_email:
+                records.billing_customers.append(CustomerInput(external_id="", source=SOURCE, fields=person))
         lines = []
         for item in payload.get("line_items") or []:
             product_ref = str(item["product_id"]) if item.get("product_id") else ""
@@ -127,6 +140,8 @@ def records_from_orders(payloads: list[Mapping[str, Any]]) -> PlatformRecords:
             "status": status,
             "customer_external_id": customer_ref,
         }
+        if guest_email:
+            fields["customer_email"] = guest_email
         if payload.get("currency"):
             fields["currency"] = text(payload["currency"], 3).upper()
         total = parse_money(payload.get("total"))

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 
 from customers.demo import DemoDataExists, demo_shop_generate
-from customers.models import Customer, Event, Order, OrderLine, Product, Review
+from customers.models import Customer, CustomerIdentity, Event, Order, OrderLine, Product, ProductIdentity, Review
 from customers.tasks import load_demo_data
 from tests.factories import CustomerFactory, ShopFactory
 
@@ -83,6 +83,21 @@ def test_writes_only_to_the_given_shop(shop, other_shop):
         assert not model.objects.for_shop(other_shop).exists(), model.__name__
     for model in (Customer, Product, Order):
         assert set(model.objects.for_shop(shop).values_list("source", flat=True)) == {"demo"}
+
+
+@pytest.mark.django_db
+def test_demo_rows_carry_their_identities_and_match_keys(shop):
+    demo_shop_generate(shop=shop, customers=40, seed=4, as_of=AS_OF)
+
+    customers = list(
+        Customer.objects.for_shop(shop).values_list("pk", "external_id", "email", "email_key", "phone", "phone_key")
+    )
+    identities = set(CustomerIdentity.objects.for_shop(shop).values_list("customer_id", "source", "external_id"))
+    assert identities == {(pk, "demo", external_id) for pk, external_id, *_rest in customers}
+    assert all(key == email.lower() for _pk, _id, email, key, _phone, _pkey in customers)
+    assert all(pkey.startswith("+") for *_rest, phone, pkey in customers if phone)
+    products = set(Product.objects.for_shop(shop).values_list("pk", "source", "external_id"))
+    assert set(ProductIdentity.objects.for_shop(shop).values_list("product_id", "source", "external_id")) == products
 
 
 @pytest.mark.django_db

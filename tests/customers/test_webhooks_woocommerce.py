@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from customers.integrations.common import sign
-from customers.models import Customer, Order, OrderLine, PlatformConnection, WebhookEvent
+from customers.models import Customer, CustomerIdentity, Order, OrderLine, PlatformConnection, WebhookEvent
 from customers.money import net_revenue
 from tests.customers.platform_fakes import woo_customer, woo_order
 
@@ -77,8 +77,20 @@ def test_signed_order_creates_order_customer_and_lines(deliver, shop):
     assert (line.quantity, line.unit_price, line.product.sku) == (3, Decimal("10.50"), "TEA")
 
 
-def test_guest_order_with_customer_id_0_has_no_customer(deliver, shop):
+def test_guest_order_belongs_to_a_customer_known_by_the_billing_email(deliver, shop):
+    # customer_id 0 is a guest checkout; its billing email names the person (ADR 0009)
     deliver("order.created", woo_order(6, modified=T0, customer_id=0))
+    order = Order.unscoped.get(shop=shop, external_id="6")
+    customer = Customer.unscoped.get(shop=shop)
+    assert order.customer_id == customer.pk
+    assert (customer.source, customer.external_id, customer.email) == ("woocommerce", "", "ada@example.org")
+    assert not CustomerIdentity.unscoped.filter(customer=customer).exists()  # known by its email only
+
+
+def test_guest_order_without_an_email_has_no_customer(deliver, shop):
+    payload = woo_order(6, modified=T0, customer_id=0)
+    payload["billing"]["email"] = ""
+    deliver("order.created", payload)
     assert Order.unscoped.get(shop=shop, external_id="6").is_guest
     assert not Customer.unscoped.filter(shop=shop).exists()
 
