@@ -129,7 +129,14 @@ def _remove_shop(connection, shop_id: int) -> None:
     from shops.scope import unscoped_access
 
     with connection.cursor() as cursor:
-        for table in ("customers_orderline", "customers_order", "customers_customer", "customers_product"):
+        for table in (
+            "customers_orderline",
+            "customers_order",
+            "customers_customeridentity",
+            "customers_productidentity",
+            "customers_customer",
+            "customers_product",
+        ):
             cursor.execute(f"DELETE FROM {table} WHERE shop_id = %s", [shop_id])  # noqa: S608
     connection.commit()
     try:

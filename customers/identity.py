@@ -154,7 +154,8 @@ def customers_resolve(*, shop: Shop, keys: Sequence[CustomerKey]) -> list[Match]
     """Match each incoming customer to a stored one, or to a new row shared with the batch's
     other items of the same person. A handful of queries for the whole batch."""
     use_phone = shop.match_by_phone
-    emails = [email_key(k.email) for k in keys]
+    # a source that names people by their email (the platforms' CSV layouts) gives it as the id
+    emails = [email_key(k.email) or email_key(k.external_id) for k in keys]
     phones = [phone_key(k.phone, region=shop.phone_region) if use_phone else "" for k in keys]
 
     by_identity = customer_ids_by_identity(shop=shop, pairs=((k.source, k.external_id) for k in keys))
@@ -408,6 +409,20 @@ def customer_keys_for(values: dict[str, Any], *, shop: Shop) -> dict[str, str]:
     if "phone" in values:
         keys["phone_key"] = phone_key(values["phone"], region=shop.phone_region)
     return keys
+
+
+def customer_phone_keys_refresh(*, shop: Shop, batch: int = 2000) -> int:
+    """Read every stored phone again with the shop's phone country (after the owner changed it or
+    turned phone matching on); returns how many keys changed."""
+    changed = []
+    customers = Customer.objects.for_shop(shop).exclude(phone="").only("pk", "phone", "phone_key")
+    for customer in customers.iterator(chunk_size=batch):
+        key = phone_key(customer.phone, region=shop.phone_region)
+        if key != customer.phone_key:
+            customer.phone_key = key
+            changed.append(customer)
+    Customer.unscoped.bulk_update(changed, ["phone_key"], batch_size=batch)
+    return len(changed)
 
 
 def identity_counts(*, shop: Shop) -> dict[str, int]:

@@ -815,6 +815,10 @@ def customers_erase(*, shop: Shop, customer_ids: Iterable[int], now: dt.datetime
             "customer_id", "source", "external_id"
         )
     )
+    # Some sources name a customer by their email (the Shopify and WooCommerce CSV layouts):
+    # such an id is personal data too, and goes the way of the email.
+    email_ids = list(identities.filter(external_id__contains="@").values_list("customer_id", "pk", "external_id"))
+    aliases += [(pk, IdentityKind.EMAIL, email_key(external_id)) for pk, _id, external_id in email_ids]
     erased_kind = {IdentityKind.EMAIL: IdentityKind.ERASED_EMAIL, IdentityKind.PHONE: IdentityKind.ERASED_PHONE}
     keys = [(pk, IdentityKind.EMAIL, email) for pk, email, _phone in rows]
     keys += [(pk, IdentityKind.PHONE, phone) for pk, _email, phone in rows]
@@ -825,6 +829,8 @@ def customers_erase(*, shop: Shop, customer_ids: Iterable[int], now: dt.datetime
         customers.update(
             **_ERASED_VALUES, email_key="", phone_key="", field_updated_at={}, erased_at=now, updated_at=now
         )
+        customers.filter(external_id__contains="@").update(external_id="")
+        identities.filter(pk__in=[pk_identity for _pk, pk_identity, _e in email_ids]).delete()
         identities.filter(source__in=[IdentityKind.EMAIL, IdentityKind.PHONE]).delete()
         identity.customer_identities_link(shop=shop, rows=digests)
         SurveyResponse.objects.for_shop(shop).filter(customer_id__in=ids).delete()

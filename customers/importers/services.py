@@ -59,7 +59,9 @@ class ImportReport:
     status: "imported", "dry_run" (everything checked and counted, nothing kept) or
     "rejected" (nothing written; errors say why). Entity counts are distinct orders,
     customers and products in the imported rows; `changes` says which were created,
-    updated or left unchanged. net_revenue is sales minus returns (paid and returned orders).
+    updated or left unchanged and, for customers and products, how they were found
+    (writer.MatchedChanges: matched by a known id, linked by email, phone or SKU, erased).
+    net_revenue is sales minus returns (paid and returned orders).
     """
 
     status: str = IMPORTED

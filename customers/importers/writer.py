@@ -1,10 +1,13 @@
-"""Bulk upsert of cleaned frames, keyed by (shop, source="csv", external_id).
+"""Bulk upsert of cleaned frames: customers and products found as every way in finds them,
+orders keyed by (shop, source="csv", external_id).
 
 Call these inside one transaction.atomic(): they write customers, products, orders, then
-lines, each in large batches. Existing rows are read in chunks by external id and only
-changed rows are updated; an order whose lines differ from the stored ones gets its lines
-replaced, so importing the same file twice changes nothing. Empty cells never erase a
-stored value.
+lines, each in large batches. A customer is found by its CSV id (a known identity), then by
+email, then by phone when the shop matches by phone; a product by its CSV id, then by SKU
+(customers.identity, ADR 0009). A row found by email, phone or SKU gets the CSV id as a new
+identity, so the next import finds it straight away. Only changed rows are updated; an order
+whose lines differ from the stored ones gets its lines replaced, so importing the same file
+twice changes nothing. Empty cells never erase a stored value.
 
 On PostgreSQL new rows go in with COPY (ids reserved from the table's sequence first, so
 lines can point at their orders); elsewhere with bulk_create and, for lines, executemany.
@@ -14,8 +17,10 @@ is the wall.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -24,9 +29,13 @@ import pandas as pd
 from django.db import connection, models
 from django.utils import timezone
 
+from customers import identity
+from customers.identity import column_in
 from customers.importers.readers import cents_to_decimal, cents_to_strings
-from customers.models import Customer, Order, OrderLine, Product, Source
+from customers.keys import email_key
+from customers.models import Customer, CustomerIdentity, Order, OrderLine, Product, ProductIdentity, Source
 from customers.money import net_cents
+from customers.services import _lock
 from shops.models import Shop
 
 ProgressFn = Callable[[str, int, int], None]
@@ -62,9 +71,28 @@ class Changes:
 
 
 @dataclass
+class MatchedChanges(Changes):
+    """Changes to customers or products, with how the file's rows were found (ADR 0009).
+
+    Each customer (product) of the file is one of: matched (its CSV id is a known identity),
+    linked (found by email, phone or SKU, in the shop or among the file's own rows; its CSV id
+    was added to that row), created (the first of a new row) or erased (an erased customer:
+    nothing written). updated / unchanged count the matched and linked items found in the
+    shop, by whether the file changed the stored row.
+    """
+
+    matched: int = 0
+    linked: int = 0
+    erased: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return super().as_dict() | {"matched": self.matched, "linked": self.linked, "erased": self.erased}
+
+
+@dataclass
 class WriteResult:
-    customers: Changes = field(default_factory=Changes)
-    products: Changes = field(default_factory=Changes)
+    customers: MatchedChanges = field(default_factory=MatchedChanges)
+    products: MatchedChanges = field(default_factory=MatchedChanges)
     orders: Changes = field(default_factory=Changes)
     lines_written: int = 0
     lines_deleted: int = 0
@@ -89,6 +117,20 @@ def _existing(
             rows = rows.select_for_update()
         for row in rows.values("id", "external_id", *fields):
             found[row["external_id"]] = row
+    return found
+
+
+def _stored(model: type[models.Model], *, shop: Shop, ids: Iterable[int], fields: list[str]) -> dict[int, dict]:
+    """pk -> {id, *fields} of the shop's rows among `ids` (one query on PostgreSQL, chunks elsewhere)."""
+    wanted = sorted(set(ids))
+    found: dict[int, dict] = {}
+    chunks = [wanted] if connection.vendor == "postgresql" else _chunks(wanted, IN_CHUNK)
+    for chunk in chunks:
+        if not chunk:
+            continue
+        rows = model.unscoped.filter(shop=shop).filter(column_in("id", chunk, array_type="bigint[]"))
+        for row in rows.values("id", *fields):
+            found[row["id"]] = row
     return found
 
 
@@ -140,65 +182,168 @@ def _present(value) -> bool:
     return value != ""
 
 
-def _upsert(
-    model: type[models.Model], *, shop: Shop, frame: pd.DataFrame, values_for: Callable[[dict], dict], extra: tuple = ()
-) -> tuple[np.ndarray, Changes]:
-    """Create or update `model` rows from `frame` (column external_id); returns (pk per frame row, changes).
-
-    `values_for(row)` turns a frame row into model field values; absent values (empty or
-    None) are left out, so they never overwrite what is stored.
-    """
-    changes = Changes()
-    incoming = [
-        (str(r["external_id"]), {k: v for k, v in values_for(r).items() if _present(v)})
-        for r in frame.to_dict("records")
+def _incoming(frame: pd.DataFrame, values_for: Callable[[dict], dict]) -> list[tuple[str, dict]]:
+    """(external_id, present values) per frame row: empty cells are left out, so they never
+    overwrite what is stored; numpy scalars become plain Python values (COPY adapts those)."""
+    return [
+        (
+            str(row["external_id"]),
+            {k: v.item() if isinstance(v, np.generic) else v for k, v in values_for(row).items() if _present(v)},
+        )
+        for row in frame.to_dict("records")
     ]
-    fields = sorted({name for _key, values in incoming for name in values} | set(extra))
-    existing = _existing(model, shop=shop, keys=[key for key, _values in incoming], fields=fields)
+
+
+def _customer_merge(row: dict, values: dict, *, shop: Shop, now: dt.datetime) -> set[str]:
+    """Merge one file row's `values` into `row` (attname -> value, in memory) by the field merge
+    rule (customer_fields_merge: a CSV row has no time of its own, so it counts as of `now`);
+    returns the names that changed.
+
+    A field's stamp moves only with its value: re-importing a file that changes nothing writes
+    nothing, and a "no" that changes nothing does not record a withdrawal that never happened.
+    """
+    stamps = row.get("field_updated_at") or {}
+    merged, new_stamps, _stale = identity.customer_fields_merge(
+        stored=row, stamps=stamps, incoming=values, at=None, now=now
+    )
+    if not merged:
+        return set()
+    merged |= identity.customer_keys_for(merged, shop=shop)
+    row["field_updated_at"] = stamps | {name: new_stamps[name] for name in merged if name in new_stamps}
+    row.update(merged)
+    return {*merged, "field_updated_at"}
+
+
+def _update_rows(
+    model: type[models.Model], *, shop: Shop, rows: list[dict], fields: set[str], now: dt.datetime
+) -> None:
+    """Write `fields` of the stored `rows` (each holding every one of them) in batches."""
+    if not rows:
+        return
+    objs = []
+    for row in rows:
+        obj = model(pk=row["id"], shop=shop, updated_at=now)
+        for name in fields:
+            setattr(obj, name, row[name])
+        objs.append(obj)
+    model.unscoped.bulk_update(objs, sorted(fields | {"updated_at"}), batch_size=BULK_BATCH // 2)
+
+
+def _create_new(
+    model: type[models.Model],
+    identity_model: type[models.Model],
+    *,
+    shop: Shop,
+    rows: dict[int, dict],
+    positions: dict[int, list[int]],
+    incoming: list[tuple[str, dict]],
+    out: np.ndarray,
+) -> None:
+    """Create the new rows (`rows`: group -> row), point their file rows (`positions`) at them
+    in `out`, and record those rows' CSV ids as identities.
+
+    The identities go in with COPY too: none of them is known (the resolver looked them all up
+    under the shop's lock), so the insert cannot conflict, and on the first import of a big
+    file it is several times faster than identities_link's ORM insert.
+    """
+    owner = f"{model._meta.model_name}_id"
+    identities = []
+    for group, pk in zip(rows, create_rows(model, list(rows.values())), strict=True):
+        for position in positions[group]:
+            out[position] = pk
+            key = incoming[position][0]
+            identities.append({"shop_id": shop.pk, owner: pk, "source": Source.CSV.value, "external_id": key})
+    create_rows(identity_model, identities)
+
+
+def upsert_customers(*, shop: Shop, customers: pd.DataFrame) -> tuple[np.ndarray, MatchedChanges]:
+    """Customers, each found by its CSV id, then its email, then (when the shop matches by
+    phone) its phone (ADR 0009); returns (pk per frame row, changes).
+
+    A customer found in the shop gets the file's values by the field merge rule: as of the
+    import, an empty cell never erases, a "yes" does not re-subscribe someone who withdrew, a
+    "no" withdraws. Rows of the file that share an email (or phone) become one new customer.
+    An erased customer is neither written nor created again; its pk is still returned, so its
+    orders stay with it. Every row's CSV id becomes an identity of the customer it went to
+    (except an email used as the id of an erased customer: that address is gone for good).
+    Takes the shop's customers lock, as the API upserts do, so no two writers create one person twice.
+    """
+    _lock(shop, "customers")
     now = timezone.now()
+    changes = MatchedChanges()
+    incoming = _incoming(customers, lambda row: {name: row[name] for name in CUSTOMER_FIELDS if name in row})
+    matches = identity.customers_resolve(
+        shop=shop,
+        keys=[
+            identity.CustomerKey(Source.CSV.value, key, values.get("email", ""), values.get("phone", ""))
+            for key, values in incoming
+        ],
+    )
+    names = {name for _key, values in incoming for name in values}
+    fields = sorted(names | {"email_consent", "email_consent_at", "email_key", "phone_key", "field_updated_at"})
+    stored = _stored(
+        Customer, shop=shop, ids=[m.existing_id for m in matches if m.existing_id], fields=[*fields, "erased_at"]
+    )
     ids = np.zeros(len(incoming), dtype=np.int64)
-    to_create: list[tuple[int, dict]] = []
-    to_update, updated_fields = [], set()
-    for position, (key, values) in enumerate(incoming):
-        stored = existing.get(key)
-        if stored is None:
-            row = {"shop_id": shop.pk, "source": Source.CSV.value, "external_id": key, **values}
-            if values.get("email_consent"):
-                row["email_consent_at"] = now
-            to_create.append((position, row))
+    new_rows: dict[int, dict] = {}
+    new_positions: dict[int, list[int]] = defaultdict(list)
+    links: list[tuple[int, str]] = []
+    dirty: dict[int, set[str]] = {}
+    for position, ((key, values), match) in enumerate(zip(incoming, matches, strict=True)):
+        if match.existing_id is None:
+            row = new_rows.get(match.group)
+            if row is None:
+                row = {"shop_id": shop.pk, "source": Source.CSV.value, "external_id": key, "field_updated_at": {}}
+                new_rows[match.group] = row
+                changes.created += 1
+            else:
+                changes.linked += 1
+            _customer_merge(row, values, shop=shop, now=now)
+            new_positions[match.group].append(position)
             continue
-        ids[position] = stored["id"]
-        diff = {name: value for name, value in values.items() if stored.get(name) != value}
-        if diff.get("email_consent") and not stored.get("email_consent"):
-            diff["email_consent_at"] = now
-        if not diff:
+        row = stored[match.existing_id]
+        ids[position] = row["id"]
+        if match.erased:
+            changes.erased += 1
+            if match.links_identity and not email_key(key):
+                links.append((row["id"], key))
+            continue
+        if match.links_identity:
+            changes.linked += 1
+            links.append((row["id"], key))
+        else:
+            changes.matched += 1
+        changed = _customer_merge(row, values, shop=shop, now=now)
+        if changed:
+            dirty.setdefault(row["id"], set()).update(changed)
+            changes.updated += 1
+        else:
             changes.unchanged += 1
-            continue
-        obj = model(pk=stored["id"], shop=shop, source=Source.CSV, external_id=key, updated_at=now)
-        for name, value in ({name: stored[name] for name in fields} | diff).items():
-            setattr(obj, name, value)
-        to_update.append(obj)
-        updated_fields.update(diff)
-    created_ids = create_rows(model, [row for _position, row in to_create])
-    for (position, _row), pk in zip(to_create, created_ids, strict=True):
-        ids[position] = pk
-    if to_update:
-        model.unscoped.bulk_update(to_update, sorted(updated_fields | {"updated_at"}), batch_size=BULK_BATCH // 2)
-    changes.created, changes.updated = len(to_create), len(to_update)
+    _update_rows(
+        Customer,
+        shop=shop,
+        rows=[stored[pk] for pk in dirty],
+        fields=set().union(*dirty.values()) if dirty else set(),
+        now=now,
+    )
+    _create_new(
+        Customer, CustomerIdentity, shop=shop, rows=new_rows, positions=new_positions, incoming=incoming, out=ids
+    )
+    identity.customer_identities_link(shop=shop, rows=[(pk, Source.CSV.value, key) for pk, key in links])
     return ids, changes
 
 
-def upsert_customers(*, shop: Shop, customers: pd.DataFrame) -> tuple[np.ndarray, Changes]:
-    """Customers by external id; returns (pk per frame row, changes)."""
+def upsert_products(*, shop: Shop, products: pd.DataFrame) -> tuple[np.ndarray, MatchedChanges]:
+    """Products, each found by its CSV id (SKU, or "name:..." without one), then by SKU (ADR
+    0009); returns (pk per frame row, changes).
 
-    def values_for(row: dict) -> dict:
-        return {name: row[name] for name in CUSTOMER_FIELDS if name in row}
-
-    return _upsert(Customer, shop=shop, frame=customers, values_for=values_for, extra=("email_consent_at",))
-
-
-def upsert_products(*, shop: Shop, products: pd.DataFrame) -> tuple[np.ndarray, Changes]:
-    """Products by external id (SKU, or "name:..." without one); returns (pk per frame row, changes)."""
+    A product found in the shop takes the file's non-empty values; rows of the file with the
+    same SKU become one new product. Every row's CSV id becomes an identity of its product.
+    Takes the shop's products lock, as the API upserts do.
+    """
+    _lock(shop, "products")
+    now = timezone.now()
+    changes = MatchedChanges()
 
     def values_for(row: dict) -> dict:
         values = {name: row[name] for name in ("sku", "title", "category", "brand") if name in row}
@@ -206,7 +351,53 @@ def upsert_products(*, shop: Shop, products: pd.DataFrame) -> tuple[np.ndarray, 
             values["price"] = cents_to_decimal(int(row["price_cents"]))
         return values
 
-    return _upsert(Product, shop=shop, frame=products, values_for=values_for)
+    incoming = _incoming(products, values_for)
+    matches = identity.products_resolve(
+        shop=shop, keys=[identity.ProductKey(Source.CSV.value, key, values.get("sku", "")) for key, values in incoming]
+    )
+    fields = sorted({name for _key, values in incoming for name in values})
+    stored = _stored(Product, shop=shop, ids=[m.existing_id for m in matches if m.existing_id], fields=fields)
+    ids = np.zeros(len(incoming), dtype=np.int64)
+    new_rows: dict[int, dict] = {}
+    new_positions: dict[int, list[int]] = defaultdict(list)
+    links: list[tuple[int, str]] = []
+    dirty: dict[int, set[str]] = {}
+    for position, ((key, values), match) in enumerate(zip(incoming, matches, strict=True)):
+        if match.existing_id is None:
+            row = new_rows.get(match.group)
+            if row is None:
+                row = {"shop_id": shop.pk, "source": Source.CSV.value, "external_id": key}
+                new_rows[match.group] = row
+                changes.created += 1
+            else:
+                changes.linked += 1
+            row.update(values)
+            new_positions[match.group].append(position)
+            continue
+        row = stored[match.existing_id]
+        ids[position] = row["id"]
+        if match.links_identity:
+            changes.linked += 1
+            links.append((row["id"], key))
+        else:
+            changes.matched += 1
+        diff = {name: value for name, value in values.items() if row.get(name) != value}
+        if diff:
+            row.update(diff)
+            dirty.setdefault(row["id"], set()).update(diff)
+            changes.updated += 1
+        else:
+            changes.unchanged += 1
+    _update_rows(
+        Product,
+        shop=shop,
+        rows=[stored[pk] for pk in dirty],
+        fields=set().union(*dirty.values()) if dirty else set(),
+        now=now,
+    )
+    _create_new(Product, ProductIdentity, shop=shop, rows=new_rows, positions=new_positions, incoming=incoming, out=ids)
+    identity.product_identities_link(shop=shop, rows=[(pk, Source.CSV.value, key) for pk, key in links])
+    return ids, changes
 
 
 def _line_hashes(product_ids: np.ndarray, quantities: np.ndarray, cents: np.ndarray) -> np.ndarray:

@@ -371,3 +371,19 @@ def test_products_upsert_links_the_identity_of_a_product_found_by_sku_in_the_sam
     product = Product.unscoped.get(shop=shop)
     assert product.title == "Mug (blue)"
     assert ProductIdentity.unscoped.filter(product=product).count() == 2
+
+
+def test_erasing_a_customer_known_by_an_email_as_id_keeps_no_trace_of_it(shop):
+    """The Shopify and WooCommerce CSV layouts name customers by their email: that id is erased too."""
+    report = services.customers_upsert(
+        shop=shop, items=[CustomerInput(external_id="Sophie@Example.fr", source="csv", fields={"first_name": "So"})]
+    )
+    customer = Customer.unscoped.get(pk=report.items[0]["id"])
+    services.customers_erase(shop=shop, customer_ids=[customer.pk])
+    customer.refresh_from_db()
+    assert customer.external_id == ""
+    assert not CustomerIdentity.unscoped.filter(shop=shop, external_id__icontains="sophie").exists()
+    again = services.customers_upsert(
+        shop=shop, items=[CustomerInput(external_id="sophie@example.fr", source="csv", fields={"first_name": "So"})]
+    )
+    assert again.erased == 1 and again.created == 0

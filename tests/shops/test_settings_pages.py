@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from shops.models import Membership, Role
-from tests.factories import ApiKeyFactory, MembershipFactory, UserFactory
+from tests.factories import ApiKeyFactory, CustomerFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,63 @@ def test_owner_saves_shop_settings(owner_client, shop):
     assert response.status_code == 302
     shop.refresh_from_db()
     assert (shop.name, shop.timezone, shop.currency) == ("Alpha Roasters", "Europe/Paris", "EUR")
+
+
+def test_owner_turns_on_phone_matching_with_a_country(owner_client, shop):
+    settings_page = owner_client.get(reverse("shop_settings")).content.decode()
+    assert "Match customers by phone number" in settings_page and "ISO 3166" in settings_page
+
+    response = owner_client.post(
+        reverse("shop_settings"),
+        {
+            "shop-name": "Alpha Coffee",
+            "shop-timezone": "Europe/London",
+            "shop-currency": "GBP",
+            "shop-match_by_phone": "on",
+            "shop-phone_region": " gb ",
+        },
+    )
+
+    assert response.status_code == 302
+    shop.refresh_from_db()
+    assert (shop.match_by_phone, shop.phone_region) == (True, "GB")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changing_the_phone_country_reads_stored_phones_again(owner_client, shop):
+    customer = CustomerFactory(shop=shop, phone="07700 900123")
+    assert customer.phone_key == ""  # a national number cannot be read without a country
+
+    owner_client.post(
+        reverse("shop_settings"),
+        {
+            "shop-name": "Alpha Coffee",
+            "shop-timezone": "Europe/London",
+            "shop-currency": "GBP",
+            "shop-phone_region": "GB",
+        },
+    )
+
+    customer.refresh_from_db()
+    assert customer.phone_key == "+447700900123"
+
+
+@pytest.mark.parametrize("region", ["XX", "G1", "GBR"])
+def test_phone_country_must_be_a_two_letter_country_code(owner_client, shop, region):
+    response = owner_client.post(
+        reverse("shop_settings"),
+        {
+            "shop-name": "Alpha Coffee",
+            "shop-timezone": "Europe/London",
+            "shop-currency": "GBP",
+            "shop-phone_region": region,
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["phone_region"]
+    shop.refresh_from_db()
+    assert shop.phone_region == ""
 
 
 def test_stranger_owner_edits_only_their_own_shop(stranger_client, shop, other_shop):

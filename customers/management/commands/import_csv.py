@@ -118,6 +118,8 @@ class Command(BaseCommand):
             "seconds",
         ):
             self.stdout.write(f"  {key}: {data[key]}")
+        for line in self._changes_lines(report.changes):
+            self.stdout.write(f"  {line}")
         for warning in report.warnings:
             self.stdout.write(self.style.WARNING(f"  ! {warning}"))
         for error in report.errors:
@@ -126,3 +128,23 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(f"  {where}{column}: {error['message']}"))
         if report.errors_not_shown:
             self.stdout.write(self.style.ERROR(f"  … and {report.errors_not_shown} more errors"))
+
+    @staticmethod
+    def _changes_lines(changes: dict[str, dict[str, int]]) -> list[str]:
+        """How the file's customers and products were found (ADR 0009) and what became of the rows."""
+        found_by = {"customers": "email or phone", "products": "SKU"}
+        lines = []
+        for kind, counts in changes.items():
+            if not counts:
+                continue
+            parts = []
+            if kind in found_by:
+                parts += [
+                    f"{counts.get('matched', 0)} already known",
+                    f"{counts.get('linked', 0)} found by {found_by[kind]} (id linked)",
+                ]
+            parts += [f"{counts['created']} new", f"{counts['updated']} updated", f"{counts['unchanged']} unchanged"]
+            if counts.get("erased"):
+                parts.append(f"{counts['erased']} erased (left alone)")
+            lines.append(f"{kind}: " + ", ".join(parts))
+        return lines

@@ -153,8 +153,8 @@ def test_importing_the_same_file_again_changes_nothing(shop):
     second = _import(shop, "generic_orders.csv")
     assert second.status == "imported"
     assert second.changes == {
-        "customers": {"created": 0, "updated": 0, "unchanged": 3},
-        "products": {"created": 0, "updated": 0, "unchanged": 4},
+        "customers": {"created": 0, "updated": 0, "unchanged": 3, "matched": 3, "linked": 0, "erased": 0},
+        "products": {"created": 0, "updated": 0, "unchanged": 4, "matched": 4, "linked": 0, "erased": 0},
         "orders": {"created": 0, "updated": 0, "unchanged": 5},
     }
     assert second.lines_written == 0
