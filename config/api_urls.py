@@ -16,6 +16,7 @@ from customers.api import (
     ProductViewSet,
     ReviewCreateView,
 )
+from customers.merge_api import CustomerDuplicatesView, CustomerMergeUndoView, CustomerMergeView
 
 router = DefaultRouter()
 router.include_format_suffixes = False  # one URL per resource; JSON is the only format
@@ -39,5 +40,8 @@ urlpatterns = [
     path("events/", EventCreateView.as_view(), name="event-create"),
     path("reviews/", ReviewCreateView.as_view(), name="review-create"),
     path("customers/<int:pk>/profile/", CustomerProfileView.as_view(), name="customer-profile"),
+    path("customers/duplicates/", CustomerDuplicatesView.as_view(), name="customer-duplicates"),
+    path("customers/<int:pk>/merge/", CustomerMergeView.as_view(), name="customer-merge"),
+    path("customer-merges/<int:merge_id>/undo/", CustomerMergeUndoView.as_view(), name="customer-merge-undo"),
     path("", include(router.urls)),
 ]

@@ -167,6 +167,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "campaigns-due-scan": {"task": "campaigns.due_scan", "schedule": 60, "options": {"expires": 55}},
     "campaigns-refresh-attribution": {"task": "campaigns.refresh_attribution", "schedule": 15 * 60},
     "nightly-analysis": {"task": "analytics.nightly_analysis", "schedule": crontab(hour=3, minute=0)},
+    # Merges can be undone for 30 days; then the removed customer's data in the record goes.
+    "expire-merge-records": {"task": "customers.expire_merge_records", "schedule": crontab(hour=2, minute=30)},
 }
 
 # Outbound platform pulls refuse private / loopback addresses unless this is on (tests).

@@ -137,7 +137,7 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _group(keys_per_item: list[list[tuple]]) -> list[int]:
+def components_by_shared_keys(keys_per_item: list[list[tuple]]) -> list[int]:
     """Component index per item: items sharing any key are one component (numbered by first item)."""
     union = _UnionFind(len(keys_per_item))
     first: dict[tuple, int] = {}
@@ -205,7 +205,7 @@ def customers_resolve(*, shop: Shop, keys: Sequence[CustomerKey]) -> list[Match]
 
     # Items of one batch that share an identity, an email or a phone are one person; an item
     # matched to a stored customer by its identity keeps it even if its email names another.
-    components = _group(
+    components = components_by_shared_keys(
         [
             [("id", k.source, k.external_id)] * bool(k.external_id) + [("e", e)] * bool(e) + [("p", p)] * bool(p)
             for k, e, p in zip(keys, emails, phones, strict=True)
@@ -247,7 +247,7 @@ def products_resolve(*, shop: Shop, keys: Sequence[ProductKey]) -> list[Match]:
             direct.append((found, SKU))
         else:
             direct.append((None, NEW))
-    components = _group(
+    components = components_by_shared_keys(
         [
             [("id", k.source, k.external_id)] * bool(k.external_id) + [("s", s)] * bool(s)
             for k, s in zip(keys, skus, strict=True)

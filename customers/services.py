@@ -168,6 +168,7 @@ class UpsertReport:
     matched: int = 0  # items found by an identity the row already had
     linked: int = 0  # items found by email, phone or SKU: their identity was added to the row
     items: list[dict[str, Any]] = field(default_factory=list)
+    by_identity: bool = False  # customers and products: items are matched by identity (ADR 0009)
 
     @property
     def changed(self) -> bool:
@@ -177,6 +178,7 @@ class UpsertReport:
         setattr(self, result, getattr(self, result) + 1)
         entry = {"index": index, "source": item.source, "external_id": item.external_id, "id": pk, "result": result}
         if how:
+            self.by_identity = True
             entry["match"] = how
             self.matched += how == identity.IDENTITY
             self.linked += how not in (identity.IDENTITY, identity.NEW)
@@ -186,7 +188,7 @@ class UpsertReport:
         counts = {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "stale": self.stale}
         if self.erased:
             counts["erased"] = self.erased
-        if self.matched or self.linked:
+        if self.by_identity:
             counts["matched"], counts["linked"] = self.matched, self.linked
         return counts
 
@@ -202,7 +204,7 @@ def data_changed_on_commit(*, shop_id: int, reason: str) -> None:
     transaction.on_commit(partial(data_changed.send, sender=Shop, shop_id=shop_id, reason=reason))
 
 
-def _lock(shop: Shop, table: str) -> None:
+def shop_table_lock(shop: Shop, table: str) -> None:
     """Serialise writers of one shop's table until the transaction ends (PostgreSQL; SQLite serialises anyway)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -291,7 +293,7 @@ def customers_upsert(
     report = UpsertReport()
     now = timezone.now()
     with transaction.atomic():
-        _lock(shop, "customers")
+        shop_table_lock(shop, "customers")
         matches = identity.customers_resolve(
             shop=shop,
             keys=[
@@ -389,7 +391,7 @@ def products_upsert(*, shop: Shop, items: Sequence[ProductInput], reason: str | 
     report = UpsertReport()
     now = timezone.now()
     with transaction.atomic():
-        _lock(shop, "products")
+        shop_table_lock(shop, "products")
         matches = identity.products_resolve(
             shop=shop,
             keys=[identity.ProductKey(item.source, item.external_id, item.fields.get("sku") or "") for item in items],
@@ -490,7 +492,7 @@ def orders_upsert(*, shop: Shop, items: Sequence[OrderInput], reason: str | None
     report = UpsertReport()
     now = timezone.now()
     with transaction.atomic():
-        _lock(shop, "orders")
+        shop_table_lock(shop, "orders")
         customers, by_email, products, by_sku = _order_references(shop, items)
         errors: list[ItemError] = []
         resolved: list[tuple[dict[str, Any], list[tuple[int | None, int, Decimal]]]] = []
@@ -834,6 +836,10 @@ def customers_erase(*, shop: Shop, customer_ids: Iterable[int], now: dt.datetime
         identities.filter(source__in=[IdentityKind.EMAIL, IdentityKind.PHONE]).delete()
         identity.customer_identities_link(shop=shop, rows=digests)
         SurveyResponse.objects.for_shop(shop).filter(customer_id__in=ids).delete()
+        # a merge record keeps the merged person's data for its undo: that goes too
+        from customers.merging import customer_merge_records_erase  # merging imports this module
+
+        customer_merge_records_erase(shop=shop, customer_ids=ids)
         Event.objects.for_shop(shop).filter(customer_id__in=ids).update(properties={})
         Review.objects.for_shop(shop).filter(customer_id__in=ids).update(text="")
     return len(ids)

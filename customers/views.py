@@ -15,6 +15,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from customers.identity import identity_counts
 from customers.integrations import selectors, services
 from customers.integrations.forms import ConnectionForm, mask_secret
 from customers.models import Platform
@@ -65,6 +66,7 @@ def data_overview(request: HttpRequest) -> HttpResponse:
         "customers/data_overview.html",
         {
             "counts": selectors.row_counts(shop=shop),
+            "identity_counts": identity_counts(shop=shop),
             "imports": selectors.recent_imports(shop=shop),
             "platforms": [(value, label, connections.get(value)) for value, label in Platform.choices],
             "sync_runs": selectors.recent_sync_runs(shop=shop),

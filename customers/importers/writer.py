@@ -35,7 +35,7 @@ from customers.importers.readers import cents_to_decimal, cents_to_strings
 from customers.keys import email_key
 from customers.models import Customer, CustomerIdentity, Order, OrderLine, Product, ProductIdentity, Source
 from customers.money import net_cents
-from customers.services import _lock
+from customers.services import shop_table_lock
 from shops.models import Shop
 
 ProgressFn = Callable[[str, int, int], None]
@@ -268,7 +268,7 @@ def upsert_customers(*, shop: Shop, customers: pd.DataFrame) -> tuple[np.ndarray
     (except an email used as the id of an erased customer: that address is gone for good).
     Takes the shop's customers lock, as the API upserts do, so no two writers create one person twice.
     """
-    _lock(shop, "customers")
+    shop_table_lock(shop, "customers")
     now = timezone.now()
     changes = MatchedChanges()
     incoming = _incoming(customers, lambda row: {name: row[name] for name in CUSTOMER_FIELDS if name in row})
@@ -341,7 +341,7 @@ def upsert_products(*, shop: Shop, products: pd.DataFrame) -> tuple[np.ndarray, 
     same SKU become one new product. Every row's CSV id becomes an identity of its product.
     Takes the shop's products lock, as the API upserts do.
     """
-    _lock(shop, "products")
+    shop_table_lock(shop, "products")
     now = timezone.now()
     changes = MatchedChanges()
 

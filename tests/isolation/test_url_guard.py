@@ -139,6 +139,12 @@ def _campaign(shop: Shop) -> models.Model:
     return CampaignFactory(shop=shop)
 
 
+def _merge(shop: Shop) -> models.Model:
+    from customers.merging import customer_merge
+
+    return customer_merge(shop=shop, survivor=CustomerFactory(shop=shop), other=CustomerFactory(shop=shop))
+
+
 # kwarg name of a shop page or API URL -> how to make a row for it in a shop
 KWARG_WALLS: dict[str, Wall] = {
     "membership_id": Wall(lambda shop: MembershipFactory(shop=shop, role="staff")),
@@ -149,6 +155,7 @@ KWARG_WALLS: dict[str, Wall] = {
     "segment_id": Wall(_segment),
     "customer_id": Wall(lambda shop: CustomerFactory(shop=shop), marker=attrgetter("email")),
     "campaign_id": Wall(_campaign),
+    "merge_id": Wall(_merge),
     "platform": Wall(_connection, value=attrgetter("platform"), within_shop=True, marker=attrgetter("store_url")),
 }
 # DRF router routes take `pk`; the route name "<basename>-<action>" says which model
