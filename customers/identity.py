@@ -425,6 +425,12 @@ def customer_phone_keys_refresh(*, shop: Shop, batch: int = 2000) -> int:
     return len(changed)
 
 
+def known_identities(customer: Customer) -> list[CustomerIdentity]:
+    """The identities worth showing: source ids and former emails / phones, not erasure digests."""
+    erased = {IdentityKind.ERASED_EMAIL, IdentityKind.ERASED_PHONE}
+    return [identity for identity in customer.identities.all() if identity.source not in erased]
+
+
 def identity_counts(*, shop: Shop) -> dict[str, int]:
     """Customers with more than one identity, and identities per kind of source (the data page)."""
     per_customer = (

@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from customers import duplicates, merging
+from customers import duplicates, identity, merging
 from customers.api import IdempotentWriteMixin
 from customers.models import Customer, CustomerMerge
 from customers.serializers import ApiErrorSerializer
@@ -63,7 +63,7 @@ class DuplicateCustomerSerializer(serializers.Serializer):
     identities = serializers.SerializerMethodField()
 
     def get_identities(self, obj) -> list[dict[str, str]]:
-        return [{"source": i.source, "external_id": i.external_id} for i in obj.identities.all()]
+        return [{"source": i.source, "external_id": i.external_id} for i in identity.known_identities(obj)]
 
 
 class DuplicateReasonSerializer(serializers.Serializer):

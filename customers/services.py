@@ -216,6 +216,8 @@ def _check_unique_keys(items: Sequence[Any]) -> None:
     errors = []
     for index, item in enumerate(items):
         key = (item.source, item.external_id)
+        if not item.external_id:
+            continue  # known by email only (a guest's billing details, the survey)
         if key in seen:
             errors.append(
                 ItemError(index, "external_id", _("Appears twice in this batch (also item %(n)s).") % {"n": seen[key]})
@@ -289,7 +291,7 @@ def customers_upsert(
     identity is still linked. `reason` set: data_changed is sent after commit.
     Raises UpsertError for duplicate keys in the batch.
     """
-    _check_unique_keys([item for item in items if item.external_id])
+    _check_unique_keys(items)
     report = UpsertReport()
     now = timezone.now()
     with transaction.atomic():

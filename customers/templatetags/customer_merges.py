@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext as _
 
-from customers import duplicates, merging
+from customers import duplicates, identity, merging
 from customers.models import IdentityKind, Source
 from shops.models import Role
 
@@ -43,9 +43,7 @@ def duplicate_pairs_count(context) -> int:
 
 @register.filter
 def known_identities(customer) -> list:
-    """The identities worth showing: source ids and former emails / phones, not erasure digests."""
-    erased = {IdentityKind.ERASED_EMAIL, IdentityKind.ERASED_PHONE}
-    return [identity for identity in customer.identities.all() if identity.source not in erased]
+    return identity.known_identities(customer)
 
 
 @register.filter
