@@ -81,6 +81,7 @@ class Customer(ShopOwned):
     # newest value of each field wins, whatever source sent it (ADR 0009).
     field_updated_at = models.JSONField(default=dict, blank=True, editable=False)
     postcode = models.CharField(_("postcode"), max_length=20, blank=True, default="")
+    province = models.CharField(_("province or state"), max_length=100, blank=True, default="", db_default="")
     # The keys identities are matched on, written by customers.identity with the fields:
     # the email trimmed and case-folded, the phone in E.164 ("" when it cannot be read).
     email_key = models.CharField(max_length=254, blank=True, default="", editable=False)
@@ -164,6 +165,8 @@ class Product(ShopOwned):
     category = models.CharField(_("category"), max_length=120, blank=True, default="")
     brand = models.CharField(_("brand"), max_length=120, blank=True, default="")
     price = models.DecimalField(_("price"), **MONEY, null=True, blank=True)
+    image_url = models.URLField(_("image"), max_length=1000, blank=True, default="", db_default="")
+    tags = models.JSONField(_("tags"), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     source_updated_at = models.DateTimeField(null=True, blank=True)
@@ -222,6 +225,13 @@ class Order(ShopOwned):
     currency = models.CharField(_("currency"), max_length=3)
     total = models.DecimalField(_("total"), **MONEY, default=Decimal("0"))
     status = models.CharField(_("status"), max_length=10, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    # Parts of the total that are not the goods (kept apart from product revenue); the discount
+    # is what the lines' prices were reduced by (Shopify's Discount Amount), with its code.
+    # Database defaults too: orders are also written by COPY with only the columns a writer knows.
+    shipping = models.DecimalField(_("shipping"), **MONEY, default=Decimal("0"), db_default=Decimal("0"))
+    tax = models.DecimalField(_("tax"), **MONEY, default=Decimal("0"), db_default=Decimal("0"))
+    discount = models.DecimalField(_("discount"), **MONEY, default=Decimal("0"), db_default=Decimal("0"))
+    discount_code = models.CharField(_("discount code"), max_length=100, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     source_updated_at = models.DateTimeField(null=True, blank=True)

@@ -8,12 +8,17 @@ in order of preference: when a file has several matching columns the first alias
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import ImportKind
+
+if TYPE_CHECKING:
+    from customers.importers.readers import RawTable
 
 # Field types the cleaner knows how to read.
 TEXT, DATE, MONEY, INTEGER, BOOLEAN, GENDER = "text", "date", "money", "integer", "boolean", "gender"
@@ -151,7 +156,14 @@ class Preset:
 
     `cancellation_prefix`: an order id starting with it is a return / credit note
     (Online Retail's "C" invoices). `zero_customer_is_guest`: a customer id of 0 means
-    no customer (WooCommerce).
+    no customer (WooCommerce). `encoding`: the text encoding the platform writes, used when
+    the file has no byte-order mark ("gb18030" for the Chinese marketplaces; "" = detect).
+    `prepare`: reshapes the file as read into one row per line item with the layout's own
+    headers before the columns are mapped (carry an order's fields to its further rows, split
+    several items in one row, join a second report); it gets the RawTable and the uploaded
+    file's path and returns a RawTable whose row_numbers still name the file's rows.
+    `signature`: headers that, all present, identify the layout (upload-page recognition).
+    `example`: the example file's name in customers/importers/examples/.
     """
 
     key: str
@@ -161,6 +173,10 @@ class Preset:
     cancellation_prefix: str = ""
     zero_customer_is_guest: bool = False
     description: str | Promise = ""
+    encoding: str = ""
+    prepare: Callable[..., RawTable] | None = None
+    signature: tuple[str, ...] = ()
+    example: str = ""
 
 
 GENERIC = "generic"

@@ -248,7 +248,9 @@ def import_file(
     if progress:
         progress("reading", 0, 0)
     try:
-        table = readers.read_csv_file(path, encoding=encoding, delimiter=delimiter)
+        table = readers.read_csv_file(path, encoding=encoding or preset_obj.encoding, delimiter=delimiter)
+        if preset_obj.prepare is not None:
+            table = preset_obj.prepare(table, path=Path(path))
     except FileRejected as exc:
         return report.reject(exc.message, column=exc.column)
     report.encoding, report.delimiter = table.encoding, table.delimiter
@@ -401,9 +403,11 @@ def import_preview(
     try:
         preset = get_preset(job.kind, job.preset)
         data, preview.encoding = readers.utf8_bytes(
-            readers.read_file_bytes(job.file_path), encoding=options.get("encoding", "")
+            readers.read_file_bytes(job.file_path), encoding=options.get("encoding", "") or preset.encoding
         )
         table = readers.read_table(data, encoding=preview.encoding, nrows=PREVIEW_ROWS)
+        if preset.prepare is not None:
+            table = preset.prepare(table, path=Path(job.file_path))
     except (FileRejected, UnknownPreset) as exc:
         preview.problems[""] = getattr(exc, "message", str(exc))
         return preview
