@@ -30,6 +30,7 @@ from customers.serializers import (
     order_inputs_from_body,
     product_inputs_from_body,
 )
+from shops import bounds
 from shops.api import ShopGenericAPIView, ShopReadOnlyViewSet
 
 
@@ -142,9 +143,25 @@ class IdempotentWriteMixin:
         raise NotImplementedError
 
 
+class BodyRefused(ValueError):
+    """The request body is not JSON we accept; the message says why."""
+
+
 def _json_body(body: bytes) -> Any:
-    # Decimal for JSON numbers, so 19.9 stays exactly 19.9 if a client sends numbers for money.
-    return json.loads(body or b"null", parse_float=decimal.Decimal)
+    """The parsed body; BodyRefused naming the reason for JSON that is not, that is nested without
+    end, or that holds text the database cannot store (NUL, lone surrogates)."""
+    try:
+        # Decimal for JSON numbers, so 19.9 stays exactly 19.9 if a client sends numbers for money.
+        data = json.loads(body or b"null", parse_float=decimal.Decimal)
+    except RecursionError:
+        raise BodyRefused(bounds.json_problem([[]], max_depth=0)) from None
+    except ValueError:
+        raise BodyRefused(_("The body is not valid JSON.")) from None
+    # the item readers name the item and field of unstorable text; here only the depth
+    problem = bounds.json_problem(data, strings=False)
+    if problem:
+        raise BodyRefused(problem)
+    return data
 
 
 class BulkUpsertView(IdempotentWriteMixin, ShopGenericAPIView):
@@ -159,10 +176,9 @@ class BulkUpsertView(IdempotentWriteMixin, ShopGenericAPIView):
     def handle_write(self, request, body: bytes) -> Response:
         try:
             payload = _json_body(body)
-        except ValueError:
+        except BodyRefused as exc:
             return Response(
-                {"errors": [{"index": None, "field": "", "message": _("The body is not valid JSON.")}]},
-                status=status.HTTP_400_BAD_REQUEST,
+                {"errors": [{"index": None, "field": "", "message": str(exc)}]}, status=status.HTTP_400_BAD_REQUEST
             )
         try:
             items = type(self).parse_items(payload, tzinfo=request.shop.tzinfo)
@@ -189,6 +205,7 @@ _IDEMPOTENCY_HEADER = OpenApiParameter(
     parameters=[_IDEMPOTENCY_HEADER],
 )
 class CustomerBulkUpsertView(BulkUpsertView):
+    serializer_class = CustomerBulkSerializer  # describes the body (OPTIONS, schema); read by parse_items
     parse_items = staticmethod(customer_inputs_from_body)
     upsert = staticmethod(services.customers_upsert)
 
@@ -200,6 +217,7 @@ class CustomerBulkUpsertView(BulkUpsertView):
     parameters=[_IDEMPOTENCY_HEADER],
 )
 class ProductBulkUpsertView(BulkUpsertView):
+    serializer_class = ProductBulkSerializer  # describes the body (OPTIONS, schema); read by parse_items
     parse_items = staticmethod(product_inputs_from_body)
     upsert = staticmethod(services.products_upsert)
 
@@ -211,6 +229,7 @@ class ProductBulkUpsertView(BulkUpsertView):
     parameters=[_IDEMPOTENCY_HEADER],
 )
 class OrderBulkUpsertView(BulkUpsertView):
+    serializer_class = OrderBulkSerializer  # describes the body (OPTIONS, schema); read by parse_items
     parse_items = staticmethod(order_inputs_from_body)
     upsert = staticmethod(services.orders_upsert)
 
@@ -224,11 +243,20 @@ class SingleCreateView(IdempotentWriteMixin, ShopGenericAPIView):
     def get_shop_queryset(self, shop):
         return Customer.objects.none()
 
+    def get_serializer_class(self):
+        return self.input_serializer  # OPTIONS describes the body with it
+
     def handle_write(self, request, body: bytes) -> Response:
         try:
             payload = _json_body(body)
-        except ValueError:
-            payload = None
+        except BodyRefused as exc:
+            return Response(
+                {"errors": [{"index": None, "field": "", "message": str(exc)}]}, status=status.HTTP_400_BAD_REQUEST
+            )
+        if problem := bounds.json_problem(payload):  # properties are free JSON: check every string
+            return Response(
+                {"errors": [{"index": None, "field": "", "message": problem}]}, status=status.HTTP_400_BAD_REQUEST
+            )
         if not isinstance(payload, dict):
             return Response(
                 {"errors": [{"index": None, "field": "", "message": _("Send one JSON object.")}]},

@@ -18,6 +18,7 @@ from rest_framework import serializers
 from customers import identity
 from customers.models import Customer, EventKind, Gender, Order, OrderLine, OrderStatus, Product, Source
 from customers.services import CustomerInput, ItemError, LineInput, OrderInput, ProductInput, UpsertError
+from shops import bounds
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
@@ -122,6 +123,9 @@ class _Reader:
             self.error(name, _("Give a string."))
             return _MISSING
         value = str(value).strip()
+        if problem := bounds.text_problem(value):
+            self.error(name, problem)
+            return _MISSING
         if required and not value:
             self.error(name, _("This field may not be blank."))
             return _MISSING
@@ -163,6 +167,9 @@ class _Reader:
             return _MISSING
         if parsed.tzinfo is None:  # naive times are in the shop's time zone
             parsed = parsed.replace(tzinfo=self.tzinfo)
+        if problem := bounds.datetime_problem(parsed):
+            self.error(name, problem)
+            return _MISSING
         return parsed
 
     def date(self, name: str) -> Any:
@@ -170,10 +177,14 @@ class _Reader:
         if value is _MISSING or value is None:
             return value if value is _MISSING else None
         try:
-            return dt.date.fromisoformat(value)
+            parsed = dt.date.fromisoformat(value)
         except (TypeError, ValueError):
             self.error(name, _("Give a date as YYYY-MM-DD."))
             return _MISSING
+        if problem := bounds.birth_date_problem(parsed):
+            self.error(name, problem)
+            return _MISSING
+        return parsed
 
     def money(self, name: str, *, required: bool = False, nullable: bool = False) -> Any:
         value = self.data.get(name, _MISSING)
@@ -233,6 +244,10 @@ class _Reader:
         if len(value) > max_items:
             self.error(name, _("At most %(n)s entries.") % {"n": max_items})
             return _MISSING
+        for entry in value:
+            if problem := bounds.text_problem(entry):
+                self.error(name, problem)
+                return _MISSING
         return [v.strip() for v in value]
 
 

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from customers.keys import email_key
 from customers.services import CustomerInput, OrderInput, ProductInput
+from shops import bounds
 
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
 HTTP_TIMEOUT_SECONDS = 30
@@ -37,6 +38,10 @@ _CENTS = Decimal("0.01")
 
 class PlatformError(Exception):
     """The platform could not be reached or answered something we cannot use."""
+
+
+class PayloadRefused(ValueError):
+    """A payload holds a value the product does not store (a date outside the accepted range)."""
 
 
 @dataclass
@@ -95,6 +100,10 @@ def parse_datetime(value: Any, *, naive_tz: dt.tzinfo | None = dt.UTC) -> dt.dat
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=naive_tz)
+    if problem := bounds.datetime_problem(parsed):
+        # a platform's date outside the range the product keeps: the delivery fails, named, and
+        # nothing of it is stored (one such date would stop every analysis of the shop)
+        raise PayloadRefused(f"{value}: {problem}")
     return parsed
 
 
