@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from django.db import connection, connections
-from django.db.models import F, FloatField, Func, QuerySet
+from django.db.models import F, FloatField, Func, Q, QuerySet
 
 from customers.models import Customer, Event, Order, OrderLine, Product, Review
+from shops import bounds
 from shops.models import Shop
 
 ORDER_COLUMNS = ["order_id", "customer_id", "placed_at", "total", "status"]
@@ -142,8 +143,35 @@ def _texts(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the tables
 
 
+def _in_range(field: str) -> Q:
+    """Rows whose `field` the analysis can use: within shops.bounds (1970-01-01 .. tomorrow).
+    Every way in refuses other times; rows stored before that, or typed into the admin, are left
+    out (analysis_rows_skipped counts and names them) instead of stopping the whole analysis."""
+    return Q(**{f"{field}__gte": bounds.EARLIEST, f"{field}__lte": bounds.latest()})
+
+
+def analysis_rows_skipped(*, shop: Shop, examples: int = 5) -> dict[str, dict]:
+    """{"orders": {"count": n, "ids": [...]}, "events": ...}: the rows the analysis left out, and why."""
+    skipped = {}
+    for name, queryset, field in (
+        ("orders", Order.objects.for_shop(shop), "placed_at"),
+        ("events", Event.objects.for_shop(shop).filter(customer__isnull=False), "at"),
+    ):
+        outside = queryset.exclude(_in_range(field))
+        count = outside.count()
+        if count:
+            ids = list(outside.order_by("pk").values_list("pk", flat=True)[:examples])
+            skipped[name] = {"count": count, "ids": ids}
+    return skipped
+
+
 def _orders_query(shop: Shop) -> _Query:
-    qs = Order.objects.for_shop(shop).order_by().values_list("id", "customer_id", _when("placed_at"), "total", "status")
+    qs = (
+        Order.objects.for_shop(shop)
+        .filter(_in_range("placed_at"))
+        .order_by()
+        .values_list("id", "customer_id", _when("placed_at"), "total", "status")
+    )
     return _Query(qs, ORDER_COLUMNS, {"order_id": "int64", "customer_id": "Int64", "status": "object"})
 
 
@@ -173,6 +201,9 @@ def _lines_finish(frame: pd.DataFrame, orders: pd.DataFrame, products: pd.DataFr
     frame["unit_price"] = frame["unit_price"].astype(float)
     at = pd.Index(orders["order_id"]).get_indexer(frame["order_id"])
     known = at >= 0
+    if not known.all():  # lines of orders the analysis left out (see _in_range) go with them
+        frame, at = frame[known].reset_index(drop=True), at[known]
+        known = at >= 0
     for col in ("customer_id", "placed_at", "status"):
         frame[col] = orders[col].take(np.where(known, at, 0)).reset_index(drop=True).where(known)
     frame["status"] = frame["status"].where(known, "")
@@ -200,14 +231,15 @@ def _customers_query(shop: Shop) -> _Query:
 
 def _customers_finish(frame: pd.DataFrame) -> pd.DataFrame:
     frame = _utc(frame, "created_at")
-    frame["birth_date"] = pd.to_datetime(frame["birth_date"])
+    # a birth date pandas cannot hold (typed into the admin) is unknown, not a stop
+    frame["birth_date"] = pd.to_datetime(frame["birth_date"], errors="coerce")
     return _texts(frame, "gender", "occupation", "city", "country")
 
 
 def _events_query(shop: Shop) -> _Query:
     qs = (
         Event.objects.for_shop(shop)
-        .filter(customer__isnull=False)
+        .filter(_in_range("at"), customer__isnull=False)
         .order_by()
         .values_list("customer_id", "kind", _when("at"), "duration_seconds")
     )

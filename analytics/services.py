@@ -171,6 +171,9 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
         del data  # the frames are big; the result keeps what the store needs
         t0 = time.perf_counter()
         summary = pipeline.summarise(result)
+        skipped = frames.analysis_rows_skipped(shop=shop)
+        if skipped:
+            summary["skipped"] = skipped
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 # A run can always be computed again: its commit need not wait for the disk

@@ -64,6 +64,18 @@ class OrderViewSet(ShopReadOnlyViewSet):
     def get_shop_queryset(self, shop):
         return selectors.order_list(shop=shop)
 
+    @extend_schema(
+        summary="Delete an order with its lines",
+        description="Also removes an order that cannot be read back (stored with a date out of range).",
+        responses={204: None, 404: ApiErrorSerializer},
+    )
+    def destroy(self, request, *args, **kwargs):
+        # by id only: nothing of the row is read, so even a row no loader can read goes
+        if not services.order_delete_by_id(shop=request.shop, order_id=int(kwargs["pk"])):
+            return Response({"detail": _("No such order in this shop.")}, status=status.HTTP_404_NOT_FOUND)
+        services.data_changed_on_commit(shop_id=request.shop.pk, reason="api")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 # --------------------------------------------------------------------------- writes
 

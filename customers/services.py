@@ -24,7 +24,8 @@ from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,6 +48,7 @@ from customers.models import (
 )
 from customers.money import OrderMoneyError, order_sign_normalised
 from customers.signals import data_changed
+from shops import bounds
 from shops.models import Shop
 
 CUSTOMER_FIELDS = (
@@ -564,13 +566,15 @@ def orders_upsert(*, shop: Shop, items: Sequence[OrderInput], reason: str | None
 
         # The stored orders are locked until commit: their lines are replaced below, and with no
         # database foreign key on lines (see OrderLine) a concurrent delete must wait for us.
-        existing = {
-            (row["source"], row["external_id"]): row
-            for row in Order.objects.for_shop(shop)
+        existing = {}
+        for row in (
+            Order.objects.for_shop(shop)
             .select_for_update()
             .filter(_keys_q((i.source, i.external_id) for i in items))
-            .values("pk", "source", "external_id", *_ORDER_ROW_FIELDS)
-        }
+            .values("pk", "source", "external_id", *_ORDER_READ_FIELDS, placed_at_read=_PLACED_AT_READ)
+        ):
+            row["placed_at"] = row.pop("placed_at_read")
+            existing[(row["source"], row["external_id"])] = row
         stored_lines: dict[int, list[tuple[int | None, int, Decimal]]] = defaultdict(list)
         if existing:
             for order_id, product_id, quantity, unit_price in (
@@ -643,6 +647,11 @@ def orders_upsert(*, shop: Shop, items: Sequence[OrderInput], reason: str | None
 # UPDATE ... FROM unnest(arrays), elsewhere with bulk_create / bulk_update. Either way no
 # save() and no model signals run, as with any bulk write.
 _ORDER_ROW_FIELDS = ("customer_id", "placed_at", "currency", "total", "status", "source_updated_at")
+_ORDER_READ_FIELDS = tuple(name for name in _ORDER_ROW_FIELDS if name != "placed_at")
+# A stored time outside the range every way in accepts now (shops.bounds; such rows were stored
+# before) is read at the range's edge: Python cannot even hold 1 BC, and the order must stay
+# mendable by sending it again with its right date.
+_PLACED_AT_READ = Greatest(Least(F("placed_at"), Value(dt.datetime(9000, 1, 1, tzinfo=dt.UTC))), Value(bounds.EARLIEST))
 _ORDER_INSERT_FIELDS = ("source", "external_id", *_ORDER_ROW_FIELDS)
 
 
@@ -739,6 +748,17 @@ def order_delete(*, shop: Shop, source: str, external_id: str) -> bool:
         if not list(orders.select_for_update().values_list("pk", flat=True)):
             return False
         deleted, _detail = orders.delete()
+    return deleted > 0
+
+
+def order_delete_by_id(*, shop: Shop, order_id: int) -> bool:
+    """Delete one order of the shop (and its lines) by id; False if there was none. Locks it
+    first, as order_delete does."""
+    with transaction.atomic():
+        orders = Order.objects.for_shop(shop).filter(pk=order_id)
+        if not list(orders.select_for_update().values_list("pk", flat=True)):
+            return False
+        deleted, _detail = orders.only("pk").delete()  # the key only: the row's date may be unreadable
     return deleted > 0
 
 
