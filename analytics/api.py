@@ -50,6 +50,7 @@ from analytics.serializers import (
     SegmentMemberSerializer,
     SegmentOutputSerializer,
 )
+from customers.idempotency import IdempotencyKeyMixin
 from customers.models import Customer, Product
 from shops.api import ShopGenericAPIView, ShopReadOnlyViewSet, ShopScopedAPIMixin
 from shops.api_auth import ApiKeyUser
@@ -102,6 +103,7 @@ def _with_live_stats(shop: Shop, segments: list[Segment]) -> list[Segment]:
     retrieve=extend_schema(summary="One segment (of any run)"),
 )
 class SegmentViewSet(
+    IdempotencyKeyMixin,
     ShopScopedAPIMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -302,7 +304,13 @@ class ForecastViewSet(ShopReadOnlyViewSet):
     list=extend_schema(summary="The shop's analysis runs, newest first, with status, progress and timings"),
     retrieve=extend_schema(summary="One analysis run: progress while it runs, summary when done"),
 )
-class AnalysisRunViewSet(ShopScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AnalysisRunViewSet(
+    IdempotencyKeyMixin,
+    ShopScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     queryset = AnalysisRun.unscoped.none()  # for the schema's id type only; rows come from get_shop_queryset
     pagination_class = ResultsPagination
     serializer_class = AnalysisRunOutputSerializer

@@ -106,7 +106,7 @@ class RuleFilterSerializer(serializers.Serializer):
 
 
 class ForecastOutputSerializer(serializers.ModelSerializer):
-    segment_key = serializers.CharField(source="segment.key", default=None, read_only=True)
+    segment_key = serializers.CharField(source="segment.key", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Forecast
@@ -167,7 +167,10 @@ class AnalysisRunInputSerializer(serializers.Serializer):
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
     rule_algorithm = serializers.ChoiceField(choices=list(RULE_ALGORITHMS), required=False)
     rule_max_len = serializers.IntegerField(
-        required=False, min_value=2, help_text=_("Most items in a rule, both sides together; absent: no limit.")
+        required=False,
+        min_value=2,
+        max_value=50,
+        help_text=_("Most items in a rule, both sides together; absent: no limit."),
     )
     cluster_method = serializers.ChoiceField(choices=CLUSTER_METHODS, required=False)
     k = serializers.IntegerField(required=False, min_value=2, max_value=20)

@@ -24,6 +24,7 @@ from campaigns.serializers import (
     ResultsSerializer,
     ScheduleInputSerializer,
 )
+from customers.idempotency import IdempotencyKeyMixin
 from customers.serializers import ApiErrorSerializer
 from shops.api import ShopScopedAPIMixin
 from shops.models import Role
@@ -60,7 +61,13 @@ def results_payload(*, shop, campaign) -> dict:
     list=extend_schema(summary="List the shop's campaigns"),
     retrieve=extend_schema(summary="One campaign"),
 )
-class CampaignViewSet(ShopScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CampaignViewSet(
+    IdempotencyKeyMixin,
+    ShopScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """The shop's campaigns: one message to a segment, sent at most once per customer, measured
     against a holdout. Reads and preview need a viewer, the rest staff (an API key is staff)."""
 

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import Segment
+from customers.keys import email_key, erased_digest
 from customers.models import MONEY, Customer, Order
 from shops.models import ShopOwned
 
@@ -226,25 +227,46 @@ class SuppressionReason(models.TextChoices):
     MANUAL = "manual", _("Added by the shop")
 
 
-class Suppression(ShopOwned):
-    """An address the shop must not email again, whatever the customer row says about consent."""
+def suppression_digest(*, shop_id: int, email: str) -> str:
+    """What a suppressed address is kept as once its person is erased: the one-way digest their
+    erased identities use (ADR 0009, 0010), enough to refuse the address if it comes back."""
+    key = email_key(email)
+    return erased_digest(shop_id=shop_id, key=key) if key else ""
 
-    email = models.EmailField(_("email"))  # stored lower-case
+
+class Suppression(ShopOwned):
+    """An address the shop must not email again, whatever the customer row says about consent.
+
+    Every row has the address's digest; an erased person's suppression keeps only that (email
+    ""), and still excludes the address (campaigns.selectors.suppression_reasons).
+    """
+
+    email = models.EmailField(_("email"), blank=True)  # stored lower-case; "" once its person is erased
+    email_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     reason = models.CharField(_("reason"), max_length=20, choices=SuppressionReason.choices)
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(ShopOwned.Meta):
-        constraints = [models.UniqueConstraint(fields=["shop", "email"], name="suppression_unique_shop_email")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "email"], condition=~Q(email=""), name="suppression_unique_shop_email"
+            ),
+            models.UniqueConstraint(
+                fields=["shop", "email_hash"], condition=~Q(email_hash=""), name="suppression_unique_shop_email_hash"
+            ),
+        ]
         ordering = ["-created_at"]
         verbose_name = _("suppression")
         verbose_name_plural = _("suppressions")
 
     def __str__(self) -> str:
-        return f"{self.email} ({self.reason})"
+        return f"{self.email or self.email_hash[:12]} ({self.reason})"
 
     def save(self, *args, **kwargs):
         self.email = self.email.strip().lower()
+        if self.email:
+            self.email_hash = suppression_digest(shop_id=self.shop_id, email=self.email)
         super().save(*args, **kwargs)
 
 

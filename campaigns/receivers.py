@@ -1,4 +1,5 @@
-"""campaigns listens to customers: an unsubscribe or bounce follows the person through a merge.
+"""campaigns listens to customers: an unsubscribe or bounce follows the person through a merge,
+and an erased customer's addresses leave the recipients and suppressions (customers_erased).
 
 Suppressions are kept by address. When two customers are merged, the survivor may end up with
 an address that was never suppressed while one of the person's former addresses was; the
@@ -9,10 +10,11 @@ its undo removes it again.
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.dispatch import receiver
 
-from campaigns.models import Suppression, SuppressionReason
-from customers.signals import customer_merge_undone, customer_merged
+from campaigns.models import Suppression, SuppressionReason, suppression_digest
+from customers.signals import customer_data_collect, customer_merge_undone, customer_merged, customers_erased
 
 SUPPRESSIONS_CREATED = "campaigns.Suppression.created"
 # What the person asked for (or the shop decided about them), whatever their address.
@@ -29,7 +31,8 @@ def suppression_follows_merge(sender, shop, survivor, merge, former_emails, **kw
     if not address or not former:
         return {}
     suppressions = Suppression.objects.for_shop(shop)
-    if suppressions.filter(email=address).exists():
+    digest = suppression_digest(shop_id=shop.pk, email=address)
+    if suppressions.filter(Q(email=address) | Q(email_hash=digest)).exists():
         return {}
     first = suppressions.filter(email__in=former, reason__in=PERSONAL_REASONS).order_by("created_at", "pk").first()
     if first is None:
@@ -44,3 +47,18 @@ def suppression_follows_merge_undo(sender, shop, merge, **kwargs) -> None:
     ids = merge.moved.get(SUPPRESSIONS_CREATED) or []
     if ids:
         Suppression.objects.for_shop(shop).filter(pk__in=ids).delete()
+
+
+@receiver(customers_erased, dispatch_uid="campaigns.personal_data_erase")
+def personal_data_erase(sender, shop, customer_ids, emails, phones, names, **kwargs) -> None:
+    """Erase what campaigns keep about the erased customers (see campaign_personal_data_erase)."""
+    from campaigns.services import campaign_personal_data_erase
+
+    campaign_personal_data_erase(shop=shop, customer_ids=customer_ids, emails=emails, phones=phones, names=names)
+
+
+@receiver(customer_data_collect, dispatch_uid="campaigns.customer_data_collect")
+def customer_data_collect_campaigns(sender, shop, customer_ids, **kwargs) -> dict:
+    from campaigns.selectors import customer_campaign_export
+
+    return customer_campaign_export(shop=shop, customer_ids=customer_ids)

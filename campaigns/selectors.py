@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from analytics.models import CustomerScore, Segment, SegmentKind
@@ -22,6 +22,7 @@ from campaigns.models import (
     RecipientStatus,
     Suppression,
     SuppressionReason,
+    suppression_digest,
 )
 from campaigns.rendering import Personalisation
 from customers.models import Customer, OrderLine, OrderStatus
@@ -67,22 +68,35 @@ def campaign_members(*, shop: Shop, campaign: Campaign) -> QuerySet[Customer]:
 
 
 def suppression_reasons(*, shop: Shop, emails: Iterable[str] | None = None) -> dict[str, str]:
-    """Lower-case address -> ExclusionReason for the shop's suppressed addresses (all, or those given)."""
+    """Lower-case address, and address digest -> ExclusionReason for the shop's suppressions
+    (all, or those of the addresses given). An erased person's suppression is kept as a digest
+    only, so it is found by the digest (see exclusion_reason)."""
     qs = Suppression.objects.for_shop(shop)
     if emails is not None:
-        qs = qs.filter(email__in={e.strip().lower() for e in emails if e})
-    return {email: SUPPRESSION_EXCLUSION[reason] for email, reason in qs.values_list("email", "reason")}
+        addresses = {e.strip().lower() for e in emails if e and e.strip()}
+        digests = {suppression_digest(shop_id=shop.pk, email=a) for a in addresses} - {""}
+        qs = qs.filter(Q(email__in=addresses) | Q(email_hash__in=digests))
+    reasons: dict[str, str] = {}
+    for email, digest, reason in qs.values_list("email", "email_hash", "reason"):
+        for key in (email, digest):
+            if key:
+                reasons[key] = SUPPRESSION_EXCLUSION[reason]
+    return reasons
 
 
 def exclusion_reason(
-    *, email: str, email_consent: bool, erased_at: dt.datetime | None, suppressed: dict[str, str]
+    *, shop_id: int, email: str, email_consent: bool, erased_at: dt.datetime | None, suppressed: dict[str, str]
 ) -> str | None:
-    """Why a customer must not get a marketing email, or None. Checked at snapshot and again at send time."""
+    """Why a customer must not get a marketing email, or None. Checked at snapshot and again at send
+    time. `suppressed` is suppression_reasons(); an address suppressed as a digest only (its person
+    erased) is found by its digest in the shop `shop_id`."""
     if erased_at is not None or not email.strip():
         return ExclusionReason.NO_EMAIL
     if not email_consent:
         return ExclusionReason.NO_CONSENT
-    return suppressed.get(email.strip().lower())
+    address = email.strip().lower()
+    found = suppressed.get(address)
+    return found if found is not None else suppressed.get(suppression_digest(shop_id=shop_id, email=address))
 
 
 def recent_campaign_emails(
@@ -117,7 +131,9 @@ def audience_classify(*, shop: Shop, campaign: Campaign, segment: Segment, now: 
     )
     for customer_id, email, consent, erased_at in rows.iterator(chunk_size=5000):
         result.members += 1
-        reason = exclusion_reason(email=email, email_consent=consent, erased_at=erased_at, suppressed=suppressed)
+        reason = exclusion_reason(
+            email=email, email_consent=consent, erased_at=erased_at, suppressed=suppressed, shop_id=shop.pk
+        )
         if reason:
             result.excluded[customer_id] = (email, reason)
         else:
@@ -284,3 +300,27 @@ def preview_member(*, shop: Shop, campaign: Campaign, customer_id: int | None) -
     if customer_id is not None:
         return members.filter(pk=customer_id).first()
     return members.first()
+
+
+def customer_campaign_export(*, shop: Shop, customer_ids: list[int]) -> dict:
+    """The campaign messages these customers were owed and what became of them, and the
+    suppressions of their addresses, as JSON-ready data (a privacy data request's export)."""
+    recipients = (
+        Recipient.objects.for_shop(shop)
+        .filter(customer_id__in=customer_ids)
+        .order_by("pk")
+        .values(
+            "customer_id", "campaign__name", "email", "status", "reason", "sent_at", "opened_at", "clicked_at",
+            "bounced_at", "revenue",
+        )
+    )  # fmt: skip
+    addresses = Customer.objects.for_shop(shop).filter(pk__in=customer_ids).exclude(email="")
+    emails = {e.strip().lower() for e in addresses.values_list("email", flat=True)}
+    digests = {suppression_digest(shop_id=shop.pk, email=e) for e in emails}
+    suppressions = (
+        Suppression.objects.for_shop(shop)
+        .filter(Q(email__in=emails) | Q(email_hash__in=digests))
+        .order_by("pk")
+        .values("email", "reason", "created_at")
+    )
+    return {"campaign_messages": list(recipients), "suppressions": list(suppressions)}

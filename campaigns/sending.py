@@ -179,7 +179,11 @@ def _recheck(*, shop: Shop, campaign: Campaign, rows: list[Recipient], token: st
     for row in rows:
         c = row.customer
         reason = selectors.exclusion_reason(
-            email=c.email, email_consent=c.email_consent, erased_at=c.erased_at, suppressed=suppressed
+            email=c.email,
+            email_consent=c.email_consent,
+            erased_at=c.erased_at,
+            suppressed=suppressed,
+            shop_id=shop.pk,
         )
         if reason:
             by_reason.setdefault(reason, []).append(row.pk)

@@ -14,6 +14,7 @@ import random
 import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,7 +33,11 @@ from campaigns.models import (
     ExclusionReason,
     Recipient,
     RecipientStatus,
+    Suppression,
+    TrackingEvent,
+    suppression_digest,
 )
+from customers.redaction import PersonMarks, text_mentions
 from shops.models import Shop
 from shops.scope import shop_scope
 
@@ -424,3 +429,29 @@ def campaigns_due_scan(
 
 def campaign_validation_messages(exc: ValidationError) -> dict[str, list[str]]:
     return {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
+
+
+# --------------------------------------------------------------------------- erasure
+
+
+def campaign_personal_data_erase(
+    *, shop: Shop, customer_ids: list[int], emails: list[str], phones: list[str], names: list[str]
+) -> dict[str, int]:
+    """What campaigns hold about erased customers (customers.signals.customers_erased): their
+    recipient rows keep the outcome (sent, opened, revenue) without the address or the mail
+    server's answer; their suppressions keep only the address's digest, so the address stays
+    refused if it ever comes back; click URLs that carry their details are blanked.
+    Returns how many rows of each kind changed."""
+    addresses = sorted({e.strip().lower() for e in emails if e and e.strip()})
+    recipients = Recipient.objects.for_shop(shop).filter(Q(customer_id__in=customer_ids) | Q(email__in=addresses))
+    recipient_ids = list(recipients.values_list("pk", flat=True))
+    cleared = Recipient.objects.for_shop(shop).filter(pk__in=recipient_ids).update(email="", error="")
+    hashed = 0
+    for suppression in Suppression.objects.for_shop(shop).filter(email__in=addresses):
+        digest = suppression_digest(shop_id=shop.pk, email=suppression.email)
+        hashed += Suppression.objects.for_shop(shop).filter(pk=suppression.pk).update(email="", email_hash=digest)
+    marks = PersonMarks.build(emails=addresses, phones=phones, names=names, region=shop.phone_region)
+    clicks = TrackingEvent.objects.for_shop(shop).filter(recipient_id__in=recipient_ids).exclude(url="")
+    mentioned = [pk for pk, url in clicks.values_list("pk", "url") if text_mentions(unquote_plus(url), marks)]
+    urls = TrackingEvent.objects.for_shop(shop).filter(pk__in=mentioned).update(url="")
+    return {"recipients": cleared, "suppressions": hashed, "tracking_urls": urls}

@@ -26,10 +26,11 @@ from urllib.parse import quote, urlsplit
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Recipient, Suppression, SuppressionReason, TrackingEvent, TrackingKind
+from campaigns.models import Recipient, Suppression, SuppressionReason, TrackingEvent, TrackingKind, suppression_digest
 from campaigns.rendering import MessageLinks
 from customers.models import Customer
 
@@ -227,8 +228,9 @@ def suppression_add(*, shop_id: int, email: str, reason: str, campaign_id: int |
     email = email.strip().lower()
     if not email:
         return False
-    if Suppression.unscoped.filter(shop_id=shop_id, email=email).exists():
-        return False
+    digest = suppression_digest(shop_id=shop_id, email=email)
+    if Suppression.unscoped.filter(Q(email=email) | Q(email_hash=digest), shop_id=shop_id).exists():
+        return False  # suppressed already, maybe as the digest an erased person's address is kept as
     try:
         with transaction.atomic():
             Suppression.unscoped.create(shop_id=shop_id, email=email, reason=reason, campaign_id=campaign_id)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/", views.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:campaign_id>/edit/", views.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:campaign_id>/preview/", views.campaign_preview, name="campaign_preview"),
+    path("campaigns/<int:campaign_id>/preview/html/", views.campaign_preview_html, name="campaign_preview_html"),
     path("campaigns/<int:campaign_id>/test-send/", views.campaign_test_send, name="campaign_test_send"),
     path("campaigns/<int:campaign_id>/schedule/", views.campaign_schedule, name="campaign_schedule"),
     path("campaigns/<int:campaign_id>/cancel/", views.campaign_cancel, name="campaign_cancel"),

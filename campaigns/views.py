@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from csp.decorators import csp
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -178,6 +180,35 @@ def campaign_preview(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return render(request, "campaigns/_preview.html", context)
     context["members"] = selectors.preview_members(shop=request.shop, campaign=campaign)
     return render(request, "campaigns/preview.html", context)
+
+
+# The email as its recipient sees it, shown in a sandboxed frame of the campaign's pages. An email
+# needs inline styles and images from anywhere; it gets them under a policy of its own that runs
+# no script, submits no form and can be framed by our own pages only.
+EMAIL_PREVIEW_POLICY = {
+    "default-src": ["'none'"],
+    "style-src": ["'unsafe-inline'"],
+    "img-src": ["*", "data:"],
+    "form-action": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'self'"],
+    "sandbox": True,
+}
+
+
+@shop_required
+@require_GET
+@xframe_options_sameorigin
+@csp(EMAIL_PREVIEW_POLICY)
+def campaign_preview_html(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The HTML version of the message a chosen member (?customer=id) would get; 404 without one."""
+    campaign = _campaign_or_404(request, campaign_id)
+    form = PreviewForm(request.GET)
+    customer_id = form.cleaned_data["customer"] if form.is_valid() else None
+    preview = _preview_context(request, campaign, customer_id)["preview"]
+    if preview is None:
+        raise Http404
+    return HttpResponse(preview.html, content_type="text/html; charset=utf-8")
 
 
 @shop_required(role=Role.STAFF)

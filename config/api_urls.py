@@ -1,7 +1,8 @@
 """/api/v1/: every app registers its endpoints here."""
 
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from analytics.api import AnalysisRunViewSet, CustomerProfileView, ForecastViewSet, RuleViewSet, SegmentViewSet
@@ -31,8 +32,17 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema", permission_classes=[]), name="api-redoc"),
+    # The split view serves Swagger UI's start-up script as a file: the pages allow no inline script.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[]), name="api-docs"),
+    # Redoc styles itself with <style> elements it writes at run time (styled-components) and parses
+    # the schema in a worker: its page alone allows inline styles and blob: workers, never inline script.
+    path(
+        "redoc/",
+        csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})(
+            SpectacularRedocView.as_view(url_name="api-schema", permission_classes=[])
+        ),
+        name="api-redoc",
+    ),
     # Before the router, whose detail routes would otherwise take "bulk" for an id.
     path("customers/bulk/", CustomerBulkUpsertView.as_view(), name="customer-bulk"),
     path("products/bulk/", ProductBulkUpsertView.as_view(), name="product-bulk"),

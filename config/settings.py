@@ -11,6 +11,7 @@ EMAIL_URL     smtp://user:pass@host:port (smtp+tls://, smtps://), console:// or 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
-from config.env import database_from_url, email_from_url, env_bool, env_list
+from config.env import database_from_url, email_from_url, env_bool, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
+    "csp",
     "shops",
     "customers",
     "analytics",
@@ -63,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -73,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "shops.middleware.ShopGateMiddleware",
+    # Last, as django-axes asks: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,7 +111,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["shops.auth.EmailOrUsernameBackend"]
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "shops.auth.EmailOrUsernameBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -169,10 +176,15 @@ CELERY_BEAT_SCHEDULE: dict = {
     "nightly-analysis": {"task": "analytics.nightly_analysis", "schedule": crontab(hour=3, minute=0)},
     # Merges can be undone for 30 days; then the removed customer's data in the record goes.
     "expire-merge-records": {"task": "customers.expire_merge_records", "schedule": crontab(hour=2, minute=30)},
+    # Stored webhook payloads, uploaded files and idempotency answers past DATA_RETENTION_DAYS go.
+    "expire-stored-data": {"task": "customers.expire_stored_data", "schedule": crontab(hour=2, minute=45)},
 }
 
 # Outbound platform pulls refuse private / loopback addresses unless this is on (tests).
 INTEGRATIONS_ALLOW_LOCAL_URLS = env_bool("INTEGRATIONS_ALLOW_LOCAL_URLS", default=False)
+
+# Days that webhook payloads, uploaded import files and idempotency answers are kept (ADR 0010).
+DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", default=30, minimum=1)
 
 if REDIS_URL:
     # Shared by every web process, so rate limits (survey) hold across gunicorn workers.
@@ -196,6 +208,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["shops.api_auth.IsShopMember"],
+    "EXCEPTION_HANDLER": "shops.api_parsers.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
         "shops.api_parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
@@ -215,12 +228,69 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"SourceEnum": "customers.models.Source"},
+    # One name per choice set (`manage.py check --deploy` warns about a clash of field names).
+    "ENUM_NAME_OVERRIDES": {
+        "SourceEnum": "customers.models.Source",
+        "OrderStatusEnum": "customers.models.OrderStatus",
+        "SegmentKindEnum": "analytics.models.SegmentKind",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "shops.api_schema.add_error_answers",
+    ],
 }
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Security baseline (docs/operations.md, "Security"). SECURE_COOKIES=1 means production over
+# HTTPS: plain HTTP is redirected and browsers are told to use HTTPS only (HSTS).
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600) if SESSION_COOKIE_SECURE else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SESSION_COOKIE_SECURE
+# The preload list binds the whole domain for months and is hard to leave: the operator's call.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+if not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]  # "preload is off": deliberate, see above
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For and set X-Forwarded-Proto.
+# Production runs behind one TLS proxy (README), so one by default there; 0 trusts neither header.
+PROXY_COUNT = env_int("PROXY_COUNT", default=1 if SESSION_COOKIE_SECURE else 0)
+if PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Login throttling (django-axes): a login is refused for LOGIN_LOCKOUT_MINUTES after
+# LOGIN_FAILURE_LIMIT failures for one account, or from one address; the lockout always ends.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Failures during a lockout do not extend it, so nobody can keep an account locked for ever.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "shops.auth.login_username"
+AXES_CLIENT_IP_CALLABLE = "shops.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "shops.views.login_locked_out"
+# Keep only the failed attempts (they expire with the lockout), not a row per successful login.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no start-up line on every command; lockouts are still logged
+
+# Content-Security-Policy: scripts and styles only from our own static files (no inline
+# script, no inline style), nothing loaded from elsewhere, no framing. The few views that
+# differ say so with a decorator (docs/operations.md lists them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,

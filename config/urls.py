@@ -19,3 +19,6 @@ if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

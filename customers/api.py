@@ -1,18 +1,17 @@
 """The customers API: read-only lists, bulk upserts, and single events and reviews."""
 
 import decimal
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 
 from customers import selectors, services
+from customers.idempotency import IdempotencyKeyMixin, IdempotentWriteMixin
 from customers.models import Customer
 from customers.serializers import (
     ApiErrorSerializer,
@@ -39,6 +38,7 @@ from shops.api import ShopGenericAPIView, ShopReadOnlyViewSet
 )
 class CustomerViewSet(ShopReadOnlyViewSet):
     serializer_class = CustomerOutputSerializer
+    lookup_value_regex = "[0-9]+"  # ids only (and the schema types them as integers)
 
     def get_shop_queryset(self, shop):
         return selectors.customer_list(shop=shop)
@@ -49,6 +49,7 @@ class CustomerViewSet(ShopReadOnlyViewSet):
 )
 class ProductViewSet(ShopReadOnlyViewSet):
     serializer_class = ProductOutputSerializer
+    lookup_value_regex = "[0-9]+"  # ids only (and the schema types them as integers)
 
     def get_shop_queryset(self, shop):
         return selectors.product_list(shop=shop)
@@ -58,8 +59,9 @@ class ProductViewSet(ShopReadOnlyViewSet):
     list=extend_schema(summary="List the shop's orders with their lines"),
     retrieve=extend_schema(summary="One order with its lines"),
 )
-class OrderViewSet(ShopReadOnlyViewSet):
+class OrderViewSet(IdempotencyKeyMixin, ShopReadOnlyViewSet):
     serializer_class = OrderOutputSerializer
+    lookup_value_regex = "[0-9]+"  # ids only: anything else is a 404 before any view runs
 
     def get_shop_queryset(self, shop):
         return selectors.order_list(shop=shop)
@@ -72,7 +74,10 @@ class OrderViewSet(ShopReadOnlyViewSet):
     def destroy(self, request, *args, **kwargs):
         # by id only: nothing of the row is read, so even a row no loader can read goes
         if not services.order_delete_by_id(shop=request.shop, order_id=int(kwargs["pk"])):
-            return Response({"detail": _("No such order in this shop.")}, status=status.HTTP_404_NOT_FOUND)
+            return Response(
+                {"errors": [{"index": None, "field": "id", "message": _("No such order in this shop.")}]},
+                status=status.HTTP_404_NOT_FOUND,
+            )
         services.data_changed_on_commit(shop_id=request.shop.pk, reason="api")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -97,69 +102,11 @@ def _drf_errors(detail: dict, prefix: str = "") -> list[dict]:
     return flat
 
 
-class IdempotentWriteMixin:
-    """POST handled at most once per `Idempotency-Key` header (optional).
-
-    The first successful answer is stored with a hash of the raw body and replayed
-    for the same key and body (header Idempotent-Replayed: true); the same key with
-    another body or endpoint gets 422. Refused requests (4xx) are not stored, so a
-    corrected request may reuse the key. The answer and the writes commit together.
-    """
-
-    def post(self, request, *args, **kwargs):
-        key = request.headers.get("Idempotency-Key", "").strip()
-        body = request.body  # read before anything parses it, for the hash
-        if not key:
-            return self.handle_write(request, body)
-        if len(key) > 255:
-            return Response(
-                {"errors": [{"index": None, "field": "Idempotency-Key", "message": _("At most 255 characters.")}]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        request_hash = hashlib.sha256(body).hexdigest()
-        lookup = {"shop": request.shop, "key": key, "endpoint": request.path, "request_hash": request_hash}
-        try:
-            with transaction.atomic():
-                record = services.idempotency_record_get(**lookup)
-                if record is not None:
-                    return self._replay(record)
-                response = self.handle_write(request, body)
-                if status.is_success(response.status_code):
-                    services.idempotency_record_save(**lookup, status=response.status_code, body=response.data)
-                return response
-        except services.IdempotencyConflict:
-            return self._conflict(key)
-        except IntegrityError:
-            # A concurrent request with the same key committed first: answer as it did.
-            try:
-                record = services.idempotency_record_get(**lookup)
-            except services.IdempotencyConflict:
-                return self._conflict(key)
-            if record is None:
-                raise
-            return self._replay(record)
-
-    def _replay(self, record) -> Response:
-        return Response(record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"})
-
-    def _conflict(self, key: str) -> Response:
-        message = _(
-            "The Idempotency-Key “%(key)s” was already used for a different request; use a new key for a new request."
-        ) % {"key": key}
-        return Response(
-            {"errors": [{"index": None, "field": "Idempotency-Key", "message": message}]},
-            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-        )
-
-    def handle_write(self, request, body: bytes) -> Response:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
 class BodyRefused(ValueError):
     """The request body is not JSON we accept; the message says why."""
 
 
-def _json_body(body: bytes) -> Any:
+def json_body(body: bytes) -> Any:
     """The parsed body; BodyRefused naming the reason for JSON that is not, that is nested without
     end, or that holds text the database cannot store (NUL, lone surrogates)."""
     try:
@@ -187,7 +134,7 @@ class BulkUpsertView(IdempotentWriteMixin, ShopGenericAPIView):
 
     def handle_write(self, request, body: bytes) -> Response:
         try:
-            payload = _json_body(body)
+            payload = json_body(body)
         except BodyRefused as exc:
             return Response(
                 {"errors": [{"index": None, "field": "", "message": str(exc)}]}, status=status.HTTP_400_BAD_REQUEST
@@ -201,20 +148,12 @@ class BulkUpsertView(IdempotentWriteMixin, ShopGenericAPIView):
 
 
 _BULK_RESPONSES = {200: BulkResultSerializer, 400: ApiErrorSerializer, 422: ApiErrorSerializer}
-_IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Any unique string; a repeat with the same body replays the first answer, another body gets 422.",
-)
 
 
 @extend_schema(
     summary="Upsert customers (at most 1,000 per request)",
     request=CustomerBulkSerializer,
     responses=_BULK_RESPONSES,
-    parameters=[_IDEMPOTENCY_HEADER],
 )
 class CustomerBulkUpsertView(BulkUpsertView):
     serializer_class = CustomerBulkSerializer  # describes the body (OPTIONS, schema); read by parse_items
@@ -226,7 +165,6 @@ class CustomerBulkUpsertView(BulkUpsertView):
     summary="Upsert products (at most 1,000 per request)",
     request=ProductBulkSerializer,
     responses=_BULK_RESPONSES,
-    parameters=[_IDEMPOTENCY_HEADER],
 )
 class ProductBulkUpsertView(BulkUpsertView):
     serializer_class = ProductBulkSerializer  # describes the body (OPTIONS, schema); read by parse_items
@@ -238,7 +176,6 @@ class ProductBulkUpsertView(BulkUpsertView):
     summary="Upsert orders with their lines (at most 1,000 per request)",
     request=OrderBulkSerializer,
     responses=_BULK_RESPONSES,
-    parameters=[_IDEMPOTENCY_HEADER],
 )
 class OrderBulkUpsertView(BulkUpsertView):
     serializer_class = OrderBulkSerializer  # describes the body (OPTIONS, schema); read by parse_items
@@ -260,7 +197,7 @@ class SingleCreateView(IdempotentWriteMixin, ShopGenericAPIView):
 
     def handle_write(self, request, body: bytes) -> Response:
         try:
-            payload = _json_body(body)
+            payload = json_body(body)
         except BodyRefused as exc:
             return Response(
                 {"errors": [{"index": None, "field": "", "message": str(exc)}]}, status=status.HTTP_400_BAD_REQUEST
@@ -285,7 +222,6 @@ class SingleCreateView(IdempotentWriteMixin, ShopGenericAPIView):
     summary="Record a browsing event (page view, search, add to cart, checkout)",
     request=EventInputSerializer,
     responses={201: CreatedSerializer, 400: ApiErrorSerializer, 422: ApiErrorSerializer},
-    parameters=[_IDEMPOTENCY_HEADER],
 )
 class EventCreateView(SingleCreateView):
     input_serializer = EventInputSerializer
@@ -296,7 +232,6 @@ class EventCreateView(SingleCreateView):
     summary="Record a product review",
     request=ReviewInputSerializer,
     responses={201: CreatedSerializer, 400: ApiErrorSerializer, 422: ApiErrorSerializer},
-    parameters=[_IDEMPOTENCY_HEADER],
 )
 class ReviewCreateView(SingleCreateView):
     input_serializer = ReviewInputSerializer

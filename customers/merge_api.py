@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import json
-
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from customers import duplicates, identity, merging
-from customers.api import IdempotentWriteMixin
+from customers.api import BodyRefused, json_body
+from customers.idempotency import IdempotencyKeyMixin, IdempotentWriteMixin
 from customers.models import Customer, CustomerMerge
 from customers.serializers import ApiErrorSerializer
+from shops import bounds
 from shops.api import ShopGenericAPIView
 
 MAX_OTHERS = 100
 
 
 class MergeInputSerializer(serializers.Serializer):
-    other_id = serializers.IntegerField(required=False, help_text="The customer to merge into the one in the URL.")
+    other_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=bounds.MAX_ID, help_text="The customer to merge into the one in the URL."
+    )
     other_ids = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=serializers.IntegerField(min_value=1, max_value=bounds.MAX_ID),
         required=False,
         max_length=MAX_OTHERS,
         help_text="Several customers to merge into the one in the URL, all or none.",
@@ -108,15 +110,6 @@ def _merge_output(merge: CustomerMerge) -> dict:
     ),
     request=MergeInputSerializer,
     responses={201: MergeResultSerializer, 400: ApiErrorSerializer, 404: None, 422: ApiErrorSerializer},
-    parameters=[
-        OpenApiParameter(
-            "Idempotency-Key",
-            str,
-            OpenApiParameter.HEADER,
-            required=False,
-            description="Any unique string; a repeat with the same body replays the first answer.",
-        )
-    ],
 )
 class CustomerMergeView(IdempotentWriteMixin, ShopGenericAPIView):
     def get_shop_queryset(self, shop):
@@ -125,9 +118,9 @@ class CustomerMergeView(IdempotentWriteMixin, ShopGenericAPIView):
     def handle_write(self, request, body: bytes) -> Response:
         survivor = self.get_object()  # 404 for another shop's customer
         try:
-            payload = json.loads(body or b"null")
-        except ValueError:
-            return _error("", _("The body is not valid JSON."))
+            payload = json_body(body)
+        except BodyRefused as exc:
+            return _error("", str(exc))
         serializer = MergeInputSerializer(data=payload if isinstance(payload, dict) else {})
         if not serializer.is_valid():
             field, messages = next(iter(serializer.errors.items()))
@@ -170,7 +163,7 @@ def _first(messages) -> str:
     request=None,
     responses={200: UndoResultSerializer, 400: ApiErrorSerializer, 404: None},
 )
-class CustomerMergeUndoView(ShopGenericAPIView):
+class CustomerMergeUndoView(IdempotencyKeyMixin, ShopGenericAPIView):
     lookup_url_kwarg = "merge_id"
 
     def get_shop_queryset(self, shop):

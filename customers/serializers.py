@@ -149,7 +149,7 @@ class _Reader:
         value = self.data.get(name, _MISSING)
         if value is _MISSING:
             return default
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             self.error(name, _("Use one of: %(choices)s.") % {"choices": ", ".join(sorted(c for c in choices if c))})
             return _MISSING
         return value
@@ -606,7 +606,9 @@ class _ShopInputSerializer(serializers.Serializer):
 
 
 class EventInputSerializer(_ShopInputSerializer):
-    customer_id = serializers.IntegerField(required=False, help_text="The customer by id ...")
+    customer_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=bounds.MAX_ID, help_text="The customer by id ..."
+    )
     customer_external_id = serializers.CharField(required=False, max_length=100, help_text="... or external id")
     customer_source = serializers.ChoiceField(choices=Source.choices, required=False, default=Source.API)
     kind = serializers.ChoiceField(choices=EventKind.choices)
@@ -625,10 +627,12 @@ class EventInputSerializer(_ShopInputSerializer):
 
 
 class ReviewInputSerializer(_ShopInputSerializer):
-    customer_id = serializers.IntegerField(required=False)
+    customer_id = serializers.IntegerField(required=False, min_value=1, max_value=bounds.MAX_ID)
     customer_external_id = serializers.CharField(required=False, max_length=100)
     customer_source = serializers.ChoiceField(choices=Source.choices, required=False, default=Source.API)
-    product_id = serializers.IntegerField(required=False, help_text="The product by id, sku or external id.")
+    product_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=bounds.MAX_ID, help_text="The product by id, sku or external id."
+    )
     product_sku = serializers.CharField(required=False, max_length=100)
     product_external_id = serializers.CharField(required=False, max_length=100)
     product_source = serializers.ChoiceField(choices=Source.choices, required=False, default=Source.API)

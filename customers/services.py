@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Q, Value
-from django.db.models.functions import Greatest, Least
+from django.db.models.functions import Greatest, Least, Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,7 +47,7 @@ from customers.models import (
     SurveyResponse,
 )
 from customers.money import OrderMoneyError, order_sign_normalised
-from customers.signals import data_changed
+from customers.signals import customers_erased, data_changed
 from shops import bounds
 from shops.models import Shop
 
@@ -85,6 +85,7 @@ _ERASED_VALUES: dict[str, Any] = {
     "email_consent": False,
     "email_consent_at": None,
     "postcode": "",
+    "province": "",
     "age_range": "",
     "interests": [],
 }
@@ -826,6 +827,9 @@ def customers_erase(*, shop: Shop, customer_ids: Iterable[int], now: dt.datetime
     (source ids) and its orders stay, anonymised, so revenue and segments still add up. Its
     email and phone, current and former, are kept only as one-way digests: any source that
     sends them again finds the erased row, and nothing creates the person anew (ADR 0009).
+    Their copies go too (ADR 0010): stored webhook payloads, uploaded files and reports
+    (customers.retention), and, through the customers_erased signal, campaign recipients,
+    suppressions (kept as a digest) and derived scores.
     """
     now = now or timezone.now()
     customers = Customer.objects.for_shop(shop).filter(pk__in=list(customer_ids))
@@ -833,6 +837,9 @@ def customers_erase(*, shop: Shop, customer_ids: Iterable[int], now: dt.datetime
     if not rows:
         return 0
     ids = [pk for pk, _email, _phone in rows]
+    from customers import retention  # retention reads the importers, which import this module
+
+    marks = retention.person_marks(shop=shop, customer_ids=ids)  # before the rows are blanked
     identities = CustomerIdentity.objects.for_shop(shop).filter(customer_id__in=ids)
     aliases = list(
         identities.filter(source__in=[IdentityKind.EMAIL, IdentityKind.PHONE]).values_list(
@@ -857,13 +864,23 @@ def customers_erase(*, shop: Shop, customer_ids: Iterable[int], now: dt.datetime
         identities.filter(pk__in=[pk_identity for _pk, pk_identity, _e in email_ids]).delete()
         identities.filter(source__in=[IdentityKind.EMAIL, IdentityKind.PHONE]).delete()
         identity.customer_identities_link(shop=shop, rows=digests)
-        SurveyResponse.objects.for_shop(shop).filter(customer_id__in=ids).delete()
+        survey = SurveyResponse.objects.for_shop(shop).alias(address=Lower("email"))
+        survey.filter(Q(customer_id__in=ids) | Q(address__in=sorted(marks.emails))).delete()
         # a merge record keeps the merged person's data for its undo: that goes too
         from customers.merging import customer_merge_records_erase  # merging imports this module
 
         customer_merge_records_erase(shop=shop, customer_ids=ids)
         Event.objects.for_shop(shop).filter(customer_id__in=ids).update(properties={})
         Review.objects.for_shop(shop).filter(customer_id__in=ids).update(text="")
+        retention.personal_traces_erase(shop=shop, marks=marks)
+        customers_erased.send(
+            sender=Customer,
+            shop=shop,
+            customer_ids=ids,
+            emails=sorted(marks.emails),
+            phones=sorted(marks.phones),
+            names=sorted(" ".join(words) for words in marks.names),
+        )
     return len(ids)
 
 

@@ -12,6 +12,16 @@ merge records them in `merge.moved`, so its undo can remove them.
 
 customer_merge_undone(sender, shop, survivor, restored, merge) is sent inside the undo's
 transaction, once the merged customer is back; receivers remove what they recorded.
+
+customers_erased(sender, shop, customer_ids: list[int], emails: list[str], phones: list[str],
+names: list[str]) is sent inside the erasure's transaction, after the rows are blanked. It
+carries what identified the people before (email keys, phone numbers as written and in E.164,
+full names), current and former, so that receivers can find and remove their copies
+(campaign recipients and suppressions, derived scores); nothing of it may be stored.
+
+customer_data_collect(sender, shop, customer_ids: list[int]) is sent for a privacy data
+request's export; a receiver returns {"section name": JSON-ready data} about these customers,
+added to the export.
 """
 
 from django.dispatch import Signal
@@ -19,3 +29,5 @@ from django.dispatch import Signal
 data_changed = Signal()
 customer_merged = Signal()
 customer_merge_undone = Signal()
+customers_erased = Signal()
+customer_data_collect = Signal()

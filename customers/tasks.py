@@ -43,3 +43,12 @@ def expire_merge_records() -> int:
     from customers.merging import customer_merges_expire
 
     return customer_merges_expire()
+
+
+@shared_task(name="customers.expire_stored_data", acks_late=True, soft_time_limit=1800, time_limit=1900, max_retries=0)
+def expire_stored_data() -> dict:
+    """Delete, in every shop, the webhook payloads, uploaded files and idempotency answers kept
+    past settings.DATA_RETENTION_DAYS (run daily by beat); returns the counts. Idempotent."""
+    from customers.retention import stored_data_expire
+
+    return stored_data_expire().as_dict()

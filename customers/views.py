@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
@@ -20,6 +21,7 @@ from customers.integrations import selectors, services
 from customers.integrations.forms import ConnectionForm, mask_secret
 from customers.models import Platform
 from customers.survey import SurveyForm, survey_rate_limited, survey_submit
+from shops.client_ip import client_ip
 from shops.decorators import shop_required
 from shops.models import Role, Shop
 
@@ -149,7 +151,7 @@ def _survey(request: HttpRequest, shop_slug: str, template: str) -> HttpResponse
     form = SurveyForm(request.POST or None)
     context = {"survey_shop": shop, "form": form, "done": False}
     if request.method == "POST":
-        if survey_rate_limited(shop=shop, client_ip=request.META.get("REMOTE_ADDR", "")):
+        if survey_rate_limited(shop=shop, client_ip=client_ip(request)):
             context["rate_limited"] = True
             return render(request, template, context, status=429)
         if form.is_spam:
@@ -176,6 +178,7 @@ def survey(request: HttpRequest, shop_slug: str) -> HttpResponse:
 
 
 @csrf_exempt
-@xframe_options_exempt
+@xframe_options_exempt  # shops embed it in their store's pages: any HTTPS site may frame it
+@csp_replace({"frame-ancestors": ["'self'", "https:"]})
 def survey_embed(request: HttpRequest, shop_slug: str) -> HttpResponse:
     return _survey(request, shop_slug, "customers/survey_embed.html")

@@ -19,3 +19,16 @@ class BoundedJSONParser(JSONParser):
         if problem:
             raise ParseError(problem)
         return data
+
+
+def exception_handler(exc, context):
+    """DRF's handler, with the body errors (not JSON, nested without end, unstorable text, not
+    JSON at all) in the house shape {"errors": [{"index", "field", "message"}]} that the write
+    endpoints document for their 400s."""
+    from rest_framework.exceptions import ParseError, UnsupportedMediaType
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, ParseError | UnsupportedMediaType):
+        response.data = {"errors": [{"index": None, "field": "", "message": str(exc.detail)}]}
+    return response

@@ -20,6 +20,7 @@ EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=1)
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 MAX_JSON_DEPTH = 32
+MAX_ID = 2**63 - 1  # the largest database id (bigint); a larger number is refused, not sent to the database
 
 # A NUL, or half of a UTF-16 surrogate pair on its own: PostgreSQL text cannot hold either.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

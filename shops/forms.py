@@ -113,7 +113,10 @@ class ShopSettingsForm(forms.ModelForm):
 
 
 class MemberAddForm(forms.Form):
-    email = forms.EmailField(label=_("Email of an existing account"))
+    email = forms.EmailField(
+        label=_("Email"),
+        help_text=_("They get access the next time they log in, or when they sign up, with this address."),
+    )
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.STAFF)
 
 

@@ -90,6 +90,30 @@ class Membership(models.Model):
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
 
 
+class Invitation(models.Model):
+    """A role in a shop waiting for whoever logs in or signs up with this email address.
+
+    "Add member" always makes one, whether the address has an account or not, so the owner's
+    page cannot tell which addresses have accounts. It becomes a Membership when its person
+    next logs in (or signs up) with that address.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("email"))  # lower-cased, like usernames
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "email"], name="invitation_unique_shop_email")]
+        indexes = [models.Index(fields=["email"])]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"{self.email} @ {self.shop} ({self.role})"
+
+
 class ShopScopedQuerySet(models.QuerySet):
     def for_shop(self, shop: Shop) -> ShopScopedQuerySet:
         return self.filter(shop=shop)

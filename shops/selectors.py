@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from shops.models import ApiKey, Membership, Shop, hash_api_key
+from shops.models import ApiKey, Invitation, Membership, Shop, hash_api_key
 
 
 def shops_for_user(*, user: AbstractBaseUser) -> QuerySet[Shop]:
@@ -29,6 +29,10 @@ def default_membership(*, user: AbstractBaseUser) -> Membership | None:
 
 def shop_members(*, shop: Shop) -> QuerySet[Membership]:
     return Membership.objects.filter(shop=shop).select_related("user").order_by("user__username")
+
+
+def shop_invitations(*, shop: Shop) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(shop=shop).order_by("email")
 
 
 def api_keys_for_shop(*, shop: Shop) -> QuerySet[ApiKey]:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shops.models import ApiKey, Membership, Role, Shop, hash_api_key
+from shops.models import ApiKey, Invitation, Membership, Role, Shop, hash_api_key
 
 User = get_user_model()
 
@@ -55,22 +55,47 @@ def shop_update(*, shop: Shop, **fields) -> Shop:
     return shop
 
 
-def membership_add(*, shop: Shop, email: str, role: str) -> Membership:
-    """Give an existing user a role in the shop (or change their role)."""
-    try:
-        user = User.objects.get(username=User.objects.normalize_email(email).lower())
-    except User.DoesNotExist:
-        raise ValidationError({"email": _("No account uses this email; ask them to sign up first.")}) from None
-    existing = Membership.objects.filter(shop=shop, user=user).first()
-    if (
-        existing is not None
-        and existing.role == Role.OWNER
-        and role != Role.OWNER
-        and Membership.objects.filter(shop=shop, role=Role.OWNER).count() <= 1
-    ):
-        raise ValidationError(_("A shop needs at least one owner; make someone else owner first."))
-    membership, _created = Membership.objects.update_or_create(shop=shop, user=user, defaults={"role": role})
-    return membership
+def member_invite(*, shop: Shop, email: str, role: str, invited_by: AbstractBaseUser | None = None) -> None:
+    """Give whoever uses `email` a role in the shop.
+
+    A current member's role changes at once (members are listed on the owner's page anyway);
+    for anyone else an Invitation waits until they log in or sign up with that address. Both
+    cases for a non-member look the same to the caller, so "add member" cannot be used to learn
+    which addresses have accounts. Refuses (ValidationError) to demote the shop's last owner.
+    """
+    email = User.objects.normalize_email(email).strip().lower()
+    existing = Membership.objects.filter(shop=shop, user__username=email).first()
+    if existing is not None:
+        if (
+            existing.role == Role.OWNER
+            and role != Role.OWNER
+            and Membership.objects.filter(shop=shop, role=Role.OWNER).count() <= 1
+        ):
+            raise ValidationError(_("A shop needs at least one owner; make someone else owner first."))
+        existing.role = role
+        existing.save(update_fields=["role"])
+        return
+    Invitation.objects.update_or_create(shop=shop, email=email, defaults={"role": role, "invited_by": invited_by})
+
+
+def invitations_accept(*, user: AbstractBaseUser) -> list[Membership]:
+    """Turn the invitations for the user's email address into memberships (called at login and signup)."""
+    email = (user.get_username() or "").strip().lower()
+    if not email:
+        return []
+    memberships = []
+    with transaction.atomic():
+        for invitation in Invitation.objects.select_for_update().filter(email=email).select_related("shop"):
+            membership, _created = Membership.objects.get_or_create(
+                shop=invitation.shop, user=user, defaults={"role": invitation.role}
+            )
+            memberships.append(membership)
+            invitation.delete()
+    return memberships
+
+
+def invitation_cancel(*, invitation: Invitation) -> None:
+    invitation.delete()
 
 
 def membership_remove(*, membership: Membership) -> None:

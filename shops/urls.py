@@ -23,6 +23,7 @@ urlpatterns = [
     path("settings/", views.shop_settings, name="shop_settings"),
     path("settings/members/add/", views.member_add, name="member_add"),
     path("settings/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
+    path("settings/invitations/<int:invitation_id>/cancel/", views.invitation_cancel, name="invitation_cancel"),
     path("settings/api-keys/new/", views.api_key_create, name="api_key_create"),
     path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
 ]

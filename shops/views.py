@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -15,8 +16,17 @@ from shops import selectors, services
 from shops.decorators import shop_required
 from shops.forms import ApiKeyCreateForm, MemberAddForm, ShopFieldsForm, ShopSettingsForm, SignupForm
 from shops.middleware import SESSION_SHOP_KEY
-from shops.models import ApiKey, Membership, Role, Shop
+from shops.models import ApiKey, Invitation, Membership, Role, Shop
 from shops.signals import shop_settings_changed
+
+
+def login_locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """The answer to a login refused by the throttle (django-axes' AXES_LOCKOUT_CALLABLE): 429.
+
+    It says the same whether the account exists or not, and names no account.
+    """
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -103,6 +113,7 @@ def shop_settings(request: HttpRequest) -> HttpResponse:
             "form": form,
             "member_form": MemberAddForm(prefix="member"),
             "members": selectors.shop_members(shop=request.shop),
+            "invitations": selectors.shop_invitations(shop=request.shop),
             "api_key_form": ApiKeyCreateForm(prefix="key"),
             "api_keys": selectors.api_keys_for_shop(shop=request.shop),
         },
@@ -112,15 +123,34 @@ def shop_settings(request: HttpRequest) -> HttpResponse:
 @shop_required(role=Role.OWNER)
 @require_POST
 def member_add(request: HttpRequest) -> HttpResponse:
+    """Invite an email address; the answer is the same whether the address has an account or not."""
     form = MemberAddForm(request.POST, prefix="member")
     if form.is_valid():
+        data = form.cleaned_data
         try:
-            services.membership_add(shop=request.shop, **form.cleaned_data)
-            messages.success(request, _("Member added."))
+            services.member_invite(shop=request.shop, email=data["email"], role=data["role"], invited_by=request.user)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                _(
+                    "Saved: %(email)s gets the role %(role)s the next time they log in, or when they sign up, "
+                    "with this address. Current members get it at once."
+                )
+                % {"email": data["email"], "role": Role(data["role"]).label},
+            )
     else:
         messages.error(request, _("Enter a valid email and role."))
+    return redirect("shop_settings")
+
+
+@shop_required(role=Role.OWNER)
+@require_POST
+def invitation_cancel(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = get_object_or_404(Invitation, pk=invitation_id, shop=request.shop)
+    services.invitation_cancel(invitation=invitation)
+    messages.success(request, _("Invitation cancelled."))
     return redirect("shop_settings")
 
 

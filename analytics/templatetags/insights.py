@@ -58,6 +58,19 @@ def pct(value: Any, digits: int = 0) -> str:
 
 
 @register.filter
+def width_class(value: Any, whole: Any = 1) -> str:
+    """The CSS class that draws `value` out of `whole` as a bar: 0.42 -> "w-42", (37, 100) -> "w-37".
+
+    The pages' Content-Security-Policy forbids style attributes, so a bar's width is one of the
+    101 classes w-0 ... w-100 of app.css (whole percents), clamped to that range.
+    """
+    amount, total = _decimal(value), _decimal(whole)
+    if amount is None or not total:
+        return "w-0"
+    return f"w-{min(max(int(round(amount * 100 / total)), 0), 100)}"
+
+
+@register.filter
 def signed_pct(value: Any, digits: int = 0) -> str:
     """0.12 -> "+12%", -0.05 -> "−5%"."""
     amount = _decimal(value)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from customers.importers import readers
@@ -28,6 +29,8 @@ from customers.importers.readers import FileRejected, RawTable
 from customers.models import Gender, ImportKind, OrderStatus
 
 MAX_ERRORS = 1000
+# Order-level amounts read like the order total: the first non-empty value of the order's rows.
+ORDER_AMOUNTS = ("shipping", "tax", "discount", "refunded_amount")
 
 # Words for an order's state in the files we read (Shopify financial status, WooCommerce
 # status with or without "wc-", generic files, Chinese exports), lower-cased, spaces as "_".
@@ -98,10 +101,14 @@ class CleanResult:
     """What the cleaner made of a file. Frames are None for the parts the kind does not have.
 
     orders:    external_id, placed_at (UTC datetime64), customer_pos (-1: guest), currency,
-               status, total_cents, lines_cents (sum of quantity x price)
-    lines:     order_pos, product_pos, quantity, cents (positions index the frames above)
-    customers: external_id and the customer attributes the file has
-    products:  external_id, sku, title, category, brand (and price_cents when the file has prices)
+               status, total_cents, lines_cents (the goods sold), returned_lines_cents (the
+               negative lines, refunds included), and when the file has them shipping_cents,
+               tax_cents, discount_cents (nullable: NA where the order states none), discount_code
+    lines:     order_pos, product_pos (-1: no product, a refund), quantity, cents (positions
+               index the frames above)
+    customers: external_id and the customer attributes the file has (tags as written)
+    products:  external_id, sku, title, category, brand, image_url, tags as the file has them
+               (and price_cents when the file has prices)
     """
 
     kind: str
@@ -160,6 +167,31 @@ def ambiguous_date_message(column: str, detection: readers.DateDetection) -> str
     ) % {"column": column, "examples": examples}
 
 
+def _lines_frame(
+    order_pos: np.ndarray,
+    product_pos: np.ndarray,
+    quantity: np.ndarray,
+    cents: np.ndarray,
+    remainder: np.ndarray,
+    refund_cents: np.ndarray,
+) -> pd.DataFrame:
+    """The order lines: one per row; a row whose discounted price leaves `remainder` odd cents is
+    two lines (quantity - remainder at the price, remainder at a cent more); each order with a
+    refund gets a line of -1 at the refunded amount with no product (product_pos -1)."""
+    parts = [(order_pos, product_pos, quantity - remainder, cents)]
+    split = np.flatnonzero(remainder > 0)
+    if len(split):
+        parts.append((order_pos[split], product_pos[split], remainder[split], cents[split] + 1))
+    refunded = np.flatnonzero(refund_cents > 0)
+    if len(refunded):
+        none = np.full(len(refunded), -1, dtype=np.int64)
+        parts.append((refunded, none, none, refund_cents[refunded]))
+    columns = ("order_pos", "product_pos", "quantity", "cents")
+    if len(parts) == 1:
+        return pd.DataFrame(dict(zip(columns, parts[0], strict=True)))
+    return pd.DataFrame({name: np.concatenate([part[i] for part in parts]) for i, name in enumerate(columns)})
+
+
 def _name_keys(names: pd.Series) -> pd.Series:
     """ "name:" + the lower-cased name with single spaces (hashed past 100 characters); "" for no name."""
     keys = "name:" + names.str.lower().str.replace(_WHITESPACE, " ", regex=True)
@@ -216,6 +248,7 @@ class _Cleaner:
             detail = _("The row has more fields than the header: %(detail)s") % {"detail": message}
             self.errors.items.append((row, "", detail))
             self.errors.total += 1
+        self.result.warnings.extend(str(note) for note in table.notes)
         self._fields: dict[str, Col] = {}
 
     # --- one field ------------------------------------------------------------------------------
@@ -342,7 +375,8 @@ class _Cleaner:
             return Col.constant("", self.n)
         original = self.field(name)
         words = original.map(lambda u: u.str.lower().str.replace(r"^wc-", "", regex=True).str.replace(" ", "_"))
-        unknown = words.mask(lambda u: u.map(STATUS_WORDS).isna() & (u != ""))
+        known_words = STATUS_WORDS | self.preset.status_words if self.preset.status_words else STATUS_WORDS
+        unknown = words.mask(lambda u: u.map(known_words).isna() & (u != ""))
         self.reject(
             unknown,
             name,
@@ -351,7 +385,7 @@ class _Cleaner:
                 % {"value": original.value(p)}
             ),
         )
-        return words.map(lambda u: u.map(STATUS_WORDS).fillna(""))
+        return words.map(lambda u: u.map(known_words).fillna(""))
 
     # --- orders ---------------------------------------------------------------------------------
 
@@ -378,19 +412,23 @@ class _Cleaner:
         status, financial = self.row_status("status"), self.row_status("financial_status")
         order_total = self.money("order_total") if self.has("order_total") else None
         consent = self.boolean("email_consent") if self.has("email_consent") else None
+        amounts = {name: self.money(name) for name in ORDER_AMOUNTS if self.has(name)}
         if not self.has("sku"):
             product = product_name.map(_name_keys)
         elif not self.has("product_name"):
             product = sku
         else:
             product = sku.coalesce(product_name.map(_name_keys))
+        cents, remainder = self.discounted_prices(quantity, price.cents)
 
-        self._check_money_signs(order, quantity, price.cents, order_total)
+        self._check_money_signs(order, quantity, cents, order_total)
+        if "refunded_amount" in amounts:
+            self._check_refunds(order, amounts["refunded_amount"], order_total)
 
         good = np.flatnonzero(~self.errors.rejected)
         if not len(good):
             return
-        quantity, cents, placed_at = quantity[good], price.cents[good], placed_at[good]
+        quantity, cents, remainder, placed_at = quantity[good], cents[good], remainder[good], placed_at[good]
         counters = self.result.counters
         counters["zero_price_lines"] = int(price.zero[good].sum())
         counters["negative_price_lines"] = int(price.negative[good].sum())
@@ -411,6 +449,8 @@ class _Cleaner:
                 "phone": self.text("phone"),
                 "city": self.text("city"),
                 "country": self.text("country"),
+                "province": self.text("province"),
+                "postcode": self.text("postcode"),
             },
             good,
             consent[good] if consent is not None else None,
@@ -419,7 +459,7 @@ class _Cleaner:
 
         # Order level: the first non-empty value of the order's rows (Shopify fills them on the first row only).
         frame = pd.DataFrame({"order": order_pos, "placed": placed_at.view(np.int64), "quantity": quantity})
-        frame["amount"] = quantity * cents
+        frame["amount"] = quantity * cents + remainder
         grouped = frame.groupby("order", sort=True)
         placed_min = grouped["placed"].min().to_numpy()
         placed_max = grouped["placed"].max().to_numpy()
@@ -429,6 +469,12 @@ class _Cleaner:
         def first_of(col: Col) -> np.ndarray:
             col = col.take(good)
             return decode(col, first_per_group(order_pos, n_orders, col.codes, col.code_of("")))
+
+        def first_amount(money: readers.MoneyColumn) -> tuple[np.ndarray, np.ndarray]:
+            """(cents, stated) per order: the first amount on the order's rows, 0 and False for none."""
+            stated = first_of(Col.of(np.where(money.empty | money.bad, "", money.cents.astype(str))))
+            present = stated != ""
+            return pd.to_numeric(np.where(present, stated, "0")).astype(np.int64), present
 
         with_customer = customer_pos >= 0
         order_customer = first_per_group(order_pos[with_customer], n_orders, customer_pos[with_customer], -1)
@@ -459,14 +505,30 @@ class _Cleaner:
         order_currency = np.where(order_currency == "", self.currency, order_currency)
         total_cents = lines_cents
         if order_total is not None:
-            total_col = Col.of(np.where(order_total.empty | order_total.bad, "", order_total.cents.astype(str)))
-            stated = first_of(total_col)
-            total_cents = np.where(stated != "", pd.to_numeric(np.where(stated == "", "0", stated)), lines_cents)
+            stated_total, stated = first_amount(order_total)
+            total_cents = np.where(stated, stated_total, lines_cents)
         order_status = np.where(
             (order_status == str(OrderStatus.PAID)) & (np.asarray(total_cents) < 0),
             str(OrderStatus.RETURNED),
             order_status,
         )
+        # ADR 0007: a refunded amount on a sale is a negative line worth exactly that much, with no
+        # product (the file does not say which goods came back); a sale refunded in full is returned.
+        refund_cents = np.zeros(n_orders, dtype=np.int64)
+        if "refunded_amount" in amounts:
+            refunded, _stated = first_amount(amounts["refunded_amount"])
+            refund_cents = np.where(order_status == str(OrderStatus.PAID), refunded, 0)
+            whole = (refund_cents > 0) & (refund_cents >= np.asarray(total_cents))
+            order_status = np.where(whole, str(OrderStatus.RETURNED), order_status)
+            refund_cents = np.where(whole, 0, refund_cents)
+        extra_columns: dict[str, object] = {}
+        for name in ("shipping", "tax", "discount"):
+            if name in amounts:
+                value, present = first_amount(amounts[name])
+                extra_columns[f"{name}_cents"] = pd.array(np.where(present, value, 0), dtype="Int64")
+                extra_columns[f"{name}_cents"][~present] = pd.NA
+        if self.has("discount_code"):
+            extra_columns["discount_code"] = first_of(self.text("discount_code"))
 
         self.result.orders = pd.DataFrame(
             {
@@ -477,15 +539,75 @@ class _Cleaner:
                 "status": order_status,
                 "total_cents": np.asarray(total_cents, dtype=np.int64),
                 "lines_cents": lines_cents,
-                "returned_lines_cents": -back_cents,
+                "returned_lines_cents": -back_cents + refund_cents,
             }
+            | extra_columns
         )
         self.result.customers = customers
         self.result.products = products
-        self.result.lines = pd.DataFrame(
-            {"order_pos": order_pos, "product_pos": product_pos, "quantity": quantity, "cents": cents}
+        self.result.lines = _lines_frame(order_pos, product_pos, quantity, cents, remainder, refund_cents)
+        self._order_warnings(
+            int((placed_min != placed_max).sum()), several_customers, self._unrefunded_orders(order_pos, good)
         )
-        self._order_warnings(int((placed_min != placed_max).sum()), several_customers)
+
+    def discounted_prices(self, quantity: np.ndarray, cents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(unit price, remainder) per row after the line's discount (Shopify's Lineitem discount).
+
+        The discount is on the whole line: the line is worth quantity x price - discount, and its
+        unit price is that divided by the quantity, in whole cents rounded down; `remainder`
+        units (fewer than the quantity) cost one cent more, so the line's cents add up exactly
+        (the lines frame splits such a line in two). Without a discount column: the prices as
+        written, no remainder. A negative discount, or one worth more than the line, is rejected.
+        """
+        remainder = np.zeros(len(cents), dtype=np.int64)
+        if not self.has("line_discount"):
+            return cents, remainder
+        discount = self.money("line_discount")
+        off = np.where(discount.empty | discount.bad, 0, discount.cents)
+        self.reject(off < 0, "line_discount", _("A line discount cannot be negative."))
+        value = quantity.astype(np.int64) * cents - off
+        applies = (off > 0) & (quantity > 0)
+        self.reject(
+            applies & (value < 0),
+            "line_discount",
+            lambda p: (
+                _("The line discount (%(discount)s) is more than the line is worth (%(value)s).")
+                % {
+                    "discount": readers.cents_to_decimal(int(off[p])),
+                    "value": readers.cents_to_decimal(int(value[p] + off[p])),
+                }
+            ),
+        )
+        applies &= value >= 0
+        divisor = np.where(applies, quantity, 1)
+        per_unit = np.where(applies, np.floor_divide(value, divisor), cents)
+        remainder[applies] = (value - per_unit * divisor)[applies]
+        return per_unit, remainder
+
+    def _check_refunds(
+        self, order: Col, refunded: readers.MoneyColumn, order_total: readers.MoneyColumn | None
+    ) -> None:
+        """Reject the rows of orders whose refunded amount is negative or more than the order's total
+        (ADR 0007: what goes back is never worth more than the sale)."""
+        amount = np.where(refunded.empty | refunded.bad, 0, refunded.cents)
+        self.reject(amount < 0, "refunded_amount", _("A refunded amount cannot be negative."))
+        if order_total is None:
+            return
+        total = np.where(order_total.empty | order_total.bad, -1, order_total.cents)
+        per_order = pd.DataFrame({"order": order.codes, "back": amount, "total": total}).groupby("order").max()
+        too_much = per_order.index[(per_order["total"] >= 0) & (per_order["back"] > per_order["total"])]
+        self.reject(
+            np.isin(order.codes, too_much),
+            "refunded_amount",
+            _("The refunded amount is more than the order's total."),
+        )
+
+    def _unrefunded_orders(self, order_pos: np.ndarray, good: np.ndarray) -> int:
+        """Orders marked partially refunded whose refund the file does not give (no refunded amount column)."""
+        if not self.has("financial_status") or self.has("refunded_amount"):
+            return 0
+        words = self.field("financial_status").map(lambda u: u.str.lower().str.replace(" ", "_")).take(good)
+        return len(np.unique(order_pos[words.mask(lambda u: u == "partially_refunded")]))
 
     def _check_money_signs(
         self, order: Col, quantity: np.ndarray, cents: np.ndarray, order_total: readers.MoneyColumn | None
@@ -584,7 +706,7 @@ class _Cleaner:
                 data[attribute] = decode(col, first_per_group(position, n, col.codes, col.code_of("")))
         return position, pd.DataFrame(data)
 
-    def _order_warnings(self, several_dates: int, several_customers: int) -> None:
+    def _order_warnings(self, several_dates: int, several_customers: int, unrefunded: int) -> None:
         counters, warnings = self.result.counters, self.result.warnings
         if several_dates:
             warnings.append(
@@ -596,13 +718,11 @@ class _Cleaner:
                 _("%(count)d orders have lines from more than one customer; the first customer was used.")
                 % {"count": several_customers}
             )
-        if self.has("financial_status"):
-            refunded = int(self.field("financial_status").mask(lambda u: u.str.lower() == "partially_refunded").sum())
-            if refunded:
-                warnings.append(
-                    _("%(count)d orders are partially refunded; the refunds are not subtracted from revenue.")
-                    % {"count": refunded}
-                )
+        if unrefunded:
+            warnings.append(
+                _("%(count)d orders are partially refunded; the refunds are not subtracted from revenue.")
+                % {"count": unrefunded}
+            )
         if counters.get("zero_price_lines"):
             warnings.append(
                 _("%(count)d lines have a price of zero; they are kept and count as no revenue.")
@@ -649,9 +769,10 @@ class _Cleaner:
             data["first_name"] = first.values()
         if self.has("last_name") or self.has("full_name"):
             data["last_name"] = last.values()
-        for name in ("phone", "city", "country"):
+        for name in ("phone", "city", "country", "province", "postcode", "tags"):
             if self.has(name):
                 data[name] = self.text(name).values()
+        reported = self._reported_totals()
         if self.has("birth_date"):
             dates = pd.Series(self.dates("birth_date", wall_clock=True))
             data["birth_date"] = np.where(dates.notna(), dates.dt.date, None)
@@ -673,6 +794,30 @@ class _Cleaner:
         keep = self._last_row_per_key(key, _("customers"))
         frame = pd.DataFrame({"external_id": key.values()[keep]} | {k: v[keep] for k, v in data.items()})
         self.result.customers = frame.reset_index(drop=True)
+        if reported is not None:
+            spent, orders = reported
+            self.result.warnings.append(
+                _(
+                    "The file says these %(customers)s customers spent %(spent)s in %(orders)s orders "
+                    "(its columns “%(spent_column)s” and “%(orders_column)s”): a figure to check against, "
+                    "not imported as orders."
+                )
+                % {
+                    "customers": number_format(len(keep), force_grouping=True),
+                    "spent": number_format(readers.cents_to_decimal(int(spent[keep].sum())), 2, force_grouping=True),
+                    "orders": number_format(int(orders[keep].sum()), force_grouping=True),
+                    "spent_column": self.column("reported_spent"),
+                    "orders_column": self.column("reported_orders"),
+                }
+            )
+
+    def _reported_totals(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(cents, orders) per row of the platform's own totals per customer (Shopify's Total Spent
+        and Total Orders), when the file has both; they are a check for the report, never stored."""
+        if not (self.has("reported_spent") and self.has("reported_orders")):
+            return None
+        spent = self.money("reported_spent")
+        return np.where(spent.empty | spent.bad, 0, spent.cents), self.integer("reported_orders")
 
     def clean_products(self) -> None:
         sku = self.text("sku", strict_length=True)
@@ -682,7 +827,7 @@ class _Cleaner:
             key.empty(), self.rows, self.column("sku") or self.column("title"), _("A SKU or a title is needed.")
         )
         data: dict[str, np.ndarray] = {"sku": sku.values(), "title": title.coalesce(sku).values()}
-        for name in ("category", "brand"):
+        for name in ("category", "brand", "image_url", "tags"):
             if self.has(name):
                 data[name] = self.text(name).values()
         if self.has("price"):

@@ -29,17 +29,57 @@ def max_upload_bytes() -> int:
     return int(getattr(settings, "IMPORT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
 
 
+PLAIN_ENDINGS = (".csv", ".txt", ".tsv")
+MAX_FILES = 2
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """A FileField taking several files, as Django documents it: cleans to a list of uploads."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single_file_clean = super().clean
+        if isinstance(data, list | tuple) and data:
+            return [single_file_clean(item, initial) for item in data]
+        return [single_file_clean(data, initial)]
+
+
+def layout_choices() -> list[tuple[str, str]]:
+    """PRESET_CHOICES, then every registered preset they do not name (by its label), then
+    "custom" last: a preset registered in presets.KIND_PRESETS can be chosen without more."""
+    listed = [(key, label) for key, label in PRESET_CHOICES if key != CUSTOM]
+    keys = {key for key, _label in listed}
+    for presets in KIND_PRESETS.values():
+        for key, preset in presets.items():
+            if key not in keys:
+                listed.append((key, preset.label))
+                keys.add(key)
+    return [*listed, *((key, label) for key, label in PRESET_CHOICES if key == CUSTOM)]
+
+
 class ImportUploadForm(forms.Form):
-    file = forms.FileField(
+    file = MultipleFileField(
         label=gettext_lazy("CSV file"),
-        help_text=gettext_lazy("A .csv file, or one compressed as .gz, .xz, .bz2 or .zip; at most 200 MB."),
+        help_text=gettext_lazy(
+            "A .csv file, or one compressed as .gz, .xz, .bz2 or .zip; at most 200 MB. An export that comes "
+            "as two reports (Taobao's order report and item report) is uploaded as two .csv files at once."
+        ),
     )
     kind = forms.ChoiceField(label=gettext_lazy("What the file holds"), choices=ImportKind.choices)
     preset = forms.ChoiceField(
         label=gettext_lazy("Layout"),
-        choices=PRESET_CHOICES,
+        choices=layout_choices,
         initial=GENERIC,
-        help_text=gettext_lazy("Shopify, WooCommerce and Online Retail layouts are for orders."),
+        help_text=gettext_lazy(
+            "Leave Generic if unsure: the layout is recognised from the file's header after the upload."
+        ),
     )
     allow_partial = forms.BooleanField(
         label=gettext_lazy("Import the good rows even when some rows are rejected"), required=False
@@ -49,21 +89,33 @@ class ImportUploadForm(forms.Form):
     )
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        name = (upload.name or "").lower()
-        if not name.endswith(ALLOWED_ENDINGS):
-            raise forms.ValidationError(_("Upload a .csv file (it may be compressed as .gz, .xz, .bz2 or .zip)."))
-        if upload.size > max_upload_bytes():
+        uploads = self.cleaned_data["file"]
+        if len(uploads) > MAX_FILES:
+            raise forms.ValidationError(
+                _("Upload one file, or two files of one export (such as an order report and its item report).")
+            )
+        for upload in uploads:
+            name = (upload.name or "").lower()
+            if not name.endswith(ALLOWED_ENDINGS):
+                raise forms.ValidationError(_("Upload a .csv file (it may be compressed as .gz, .xz, .bz2 or .zip)."))
+            if len(uploads) > 1 and not name.endswith(PLAIN_ENDINGS):
+                raise forms.ValidationError(_("Two files are uploaded as they are: two .csv files, not compressed."))
+        if sum(upload.size for upload in uploads) > max_upload_bytes():
             raise forms.ValidationError(
                 _("The file is larger than %(mb)d MB.") % {"mb": max_upload_bytes() // (1024 * 1024)}
             )
-        return upload
+        return uploads
 
     def clean(self):
         data = super().clean()
         kind, preset = data.get("kind"), data.get("preset")
         if kind and preset and preset != CUSTOM and preset not in KIND_PRESETS[kind]:
-            self.add_error("preset", _("This layout is for orders; choose Generic or a custom mapping."))
+            choices = ", ".join(str(p.label) for p in KIND_PRESETS[kind].values())
+            self.add_error(
+                "preset",
+                _("This layout is not one for %(kind)s; choose one of: %(layouts)s, or a custom mapping.")
+                % {"kind": str(ImportKind(kind).label).lower(), "layouts": choices},
+            )
         return data
 
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from customers.importers.layouts import douyin as douyin_layout
+from customers.importers.layouts import shopify as shopify_layout
+from customers.importers.layouts import taobao as taobao_layout
+from customers.importers.layouts import woocommerce as woocommerce_layout
+from customers.importers.layouts import youzan as youzan_layout
 from customers.models import ImportKind
 
 if TYPE_CHECKING:
@@ -61,6 +66,16 @@ ORDER_FIELDS = _fields(
     FieldSpec("financial_status", _("Payment status")),
     FieldSpec("cancelled_at", _("Cancelled at")),
     FieldSpec("order_total", _("Order total"), MONEY),
+    # Order-level amounts kept apart from the goods (the first non-empty value of the order's rows).
+    FieldSpec("shipping", _("Shipping"), MONEY),
+    FieldSpec("tax", _("Tax"), MONEY),
+    FieldSpec("discount", _("Discount"), MONEY),
+    FieldSpec("discount_code", _("Discount code"), max_length=100),
+    FieldSpec("refunded_amount", _("Refunded amount"), MONEY),
+    # The discount on the whole line: the line's unit price is what is left, per unit.
+    FieldSpec("line_discount", _("Line discount"), MONEY),
+    FieldSpec("province", _("Province or state"), max_length=100),
+    FieldSpec("postcode", _("Postcode"), max_length=20),
 )
 
 CUSTOMER_FIELDS = _fields(
@@ -75,6 +90,12 @@ CUSTOMER_FIELDS = _fields(
     FieldSpec("city", _("City"), max_length=100),
     FieldSpec("country", _("Country"), max_length=100),
     FieldSpec("email_consent", _("Email marketing consent"), BOOLEAN),
+    FieldSpec("province", _("Province or state"), max_length=100),
+    FieldSpec("postcode", _("Postcode"), max_length=20),
+    FieldSpec("tags", _("Tags (comma-separated)")),
+    # The platform's own totals per customer: summed in the report as a check, never stored.
+    FieldSpec("reported_spent", _("Total spent (the platform's figure)"), MONEY),
+    FieldSpec("reported_orders", _("Number of orders (the platform's figure)"), INTEGER),
 )
 
 PRODUCT_FIELDS = _fields(
@@ -83,6 +104,8 @@ PRODUCT_FIELDS = _fields(
     FieldSpec("category", _("Category"), max_length=120),
     FieldSpec("brand", _("Brand"), max_length=120),
     FieldSpec("price", _("Price"), MONEY),
+    FieldSpec("image_url", _("Image URL"), max_length=1000),
+    FieldSpec("tags", _("Tags (comma-separated)")),
 )
 
 FIELDS_BY_KIND: dict[str, dict[str, FieldSpec]] = {
@@ -125,6 +148,14 @@ GENERIC_ORDER_ALIASES: dict[str, tuple[str, ...]] = {
     "currency": ("currency", "币种", "货币"),
     "status": ("status", "order_status", "状态", "订单状态"),
     "order_total": ("order_total", "total"),
+    "shipping": ("shipping", "shipping_cost"),
+    "tax": ("tax", "taxes"),
+    "discount": ("discount", "discount_amount"),
+    "discount_code": ("discount_code", "coupon_code"),
+    "refunded_amount": ("refunded_amount",),
+    "line_discount": ("line_discount",),
+    "province": ("province",),
+    "postcode": ("postcode", "zip", "postal_code"),
 }
 
 CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -139,6 +170,9 @@ CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
     "city": ("city", "default_address_city", "城市"),
     "country": ("country", "country_code", "default_address_country_code", "国家"),
     "email_consent": ("email_consent", "accepts_email_marketing", "accepts_marketing", "newsletter", "consent"),
+    "province": ("province",),
+    "postcode": ("postcode", "zip", "postal_code"),
+    "tags": ("tags",),
 }
 
 PRODUCT_ALIASES: dict[str, tuple[str, ...]] = {
@@ -147,6 +181,8 @@ PRODUCT_ALIASES: dict[str, tuple[str, ...]] = {
     "category": ("category", "product_category", "type", "类别", "分类"),
     "brand": ("brand", "vendor", "品牌"),
     "price": ("price", "unit_price", "variant_price", "regular_price", "单价", "价格"),
+    "image_url": ("image_url", "image"),
+    "tags": ("tags",),
 }
 
 
@@ -164,6 +200,8 @@ class Preset:
     file's path and returns a RawTable whose row_numbers still name the file's rows.
     `signature`: headers that, all present, identify the layout (upload-page recognition).
     `example`: the example file's name in customers/importers/examples/.
+    `status_words`: the layout's own status words (lower-cased, spaces as "_") -> OrderStatus,
+    read before the shared ones (cleaning.STATUS_WORDS): Shopify's "refunded" is a returned sale.
     """
 
     key: str
@@ -177,12 +215,17 @@ class Preset:
     prepare: Callable[..., RawTable] | None = None
     signature: tuple[str, ...] = ()
     example: str = ""
+    status_words: dict[str, str] = field(default_factory=dict)
 
 
 GENERIC = "generic"
 ONLINE_RETAIL = "online-retail"
 SHOPIFY = "shopify"
 WOOCOMMERCE = "woocommerce"
+WOOCOMMERCE_WEBTOFFEE = "woocommerce-webtoffee"
+TAOBAO = "taobao"
+DOUYIN = "douyin"
+YOUZAN = "youzan"
 CUSTOM = "custom"
 
 ORDER_PRESETS: dict[str, Preset] = {
@@ -195,6 +238,7 @@ ORDER_PRESETS: dict[str, Preset] = {
             "One row per order line: order_id, ordered_at, customer_id, email, first_name, last_name, sku, "
             "product_name, category, brand, quantity, unit_price, currency, status."
         ),
+        example="generic-orders.csv",
     ),
     ONLINE_RETAIL: Preset(
         ONLINE_RETAIL,
@@ -215,75 +259,157 @@ ORDER_PRESETS: dict[str, Preset] = {
             "InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country; "
             "an invoice starting with C is a cancellation (stored as a returned order)."
         ),
+        signature=("InvoiceNo", "StockCode", "InvoiceDate", "CustomerID"),
+        example="online-retail.csv",
     ),
     SHOPIFY: Preset(
         SHOPIFY,
-        _("Shopify orders export"),
+        shopify_layout.ORDERS_LABEL,
         ImportKind.ORDERS,
-        {
-            "order_id": ("Name", "Id"),
-            "email": ("Email",),
-            "financial_status": ("Financial Status",),
-            "currency": ("Currency",),
-            "order_total": ("Total",),
-            "ordered_at": ("Created at", "Paid at"),
-            "quantity": ("Lineitem quantity",),
-            "product_name": ("Lineitem name",),
-            "unit_price": ("Lineitem price",),
-            "sku": ("Lineitem sku",),
-            "brand": ("Vendor",),
-            "full_name": ("Billing Name", "Shipping Name"),
-            "phone": ("Billing Phone", "Phone"),
-            "city": ("Billing City", "Shipping City"),
-            "country": ("Billing Country", "Shipping Country"),
-            "email_consent": ("Accepts Marketing", "Accepts Email Marketing"),
-            "cancelled_at": ("Cancelled at",),
-        },
-        description=_("The CSV from Shopify admin › Orders › Export (one row per line item)."),
+        shopify_layout.ORDER_ALIASES,
+        description=shopify_layout.ORDERS_DESCRIPTION,
+        prepare=shopify_layout.prepare_orders,
+        signature=shopify_layout.ORDERS_SIGNATURE,
+        example=shopify_layout.ORDERS_EXAMPLE,
+        status_words=shopify_layout.FINANCIAL_STATUSES,
     ),
     WOOCOMMERCE: Preset(
         WOOCOMMERCE,
-        _("WooCommerce orders export"),
+        woocommerce_layout.ORDERS_LABEL,
         ImportKind.ORDERS,
-        {
-            "order_id": ("Order ID", "order_id", "Order Number", "order_number", "Order"),
-            "ordered_at": ("Order Date", "order_date", "Date", "date_created", "Paid Date"),
-            "status": ("Order Status", "status", "Status"),
-            "customer_id": ("Customer User ID", "Customer ID", "customer_id", "customer_user", "Customer User"),
-            "email": ("Billing Email Address", "Billing Email", "billing_email", "Customer Email", "customer_email"),
-            "first_name": ("Billing First Name", "billing_first_name", "First Name (Billing)"),
-            "last_name": ("Billing Last Name", "billing_last_name", "Last Name (Billing)"),
-            "phone": ("Billing Phone", "billing_phone", "Phone (Billing)"),
-            "city": ("Billing City", "billing_city", "City (Billing)"),
-            "country": ("Billing Country", "billing_country", "Country Code (Billing)"),
-            "sku": ("SKU", "Item SKU", "item_sku", "Product SKU"),
-            "product_name": ("Item Name", "item_name", "Product Name", "Product", "Item"),
-            "category": ("Category", "Product Categories", "Item Category"),
-            "quantity": ("Quantity", "Item Quantity", "item_quantity", "Qty", "Quantity (- Refund)"),
-            "unit_price": ("Item Cost", "item_cost", "Item Price", "Cost", "Product Price", "Price"),
-            "currency": ("Order Currency", "order_currency", "Currency"),
-            "order_total": ("Order Total", "order_total", "Order Total Amount"),
-        },
+        woocommerce_layout.ORDER_ALIASES,
         zero_customer_is_guest=True,
-        description=_("An order export with one row per line item (Order ID, Order Date, Order Status, SKU, …)."),
+        description=woocommerce_layout.ORDERS_DESCRIPTION,
+        prepare=woocommerce_layout.prepare_orders,
+        signature=woocommerce_layout.ORDERS_SIGNATURE,
+        example=woocommerce_layout.ORDERS_EXAMPLE,
+        status_words=woocommerce_layout.ORDER_STATUSES,
+    ),
+    WOOCOMMERCE_WEBTOFFEE: Preset(
+        WOOCOMMERCE_WEBTOFFEE,
+        woocommerce_layout.WEBTOFFEE_ORDERS_LABEL,
+        ImportKind.ORDERS,
+        woocommerce_layout.WEBTOFFEE_ORDER_ALIASES,
+        zero_customer_is_guest=True,
+        description=woocommerce_layout.WEBTOFFEE_ORDERS_DESCRIPTION,
+        prepare=woocommerce_layout.prepare_webtoffee_orders,
+        signature=woocommerce_layout.WEBTOFFEE_ORDERS_SIGNATURE,
+        example=woocommerce_layout.WEBTOFFEE_ORDERS_EXAMPLE,
+        status_words=woocommerce_layout.ORDER_STATUSES,
+    ),
+    TAOBAO: Preset(
+        TAOBAO,
+        taobao_layout.LABEL,
+        ImportKind.ORDERS,
+        taobao_layout.ALIASES,
+        description=taobao_layout.DESCRIPTION,
+        encoding=taobao_layout.ENCODING,
+        prepare=taobao_layout.prepare,
+        signature=taobao_layout.SIGNATURE,
+        example=taobao_layout.EXAMPLE,
+        status_words=taobao_layout.STATUS_WORDS,
+    ),
+    DOUYIN: Preset(
+        DOUYIN,
+        douyin_layout.LABEL,
+        ImportKind.ORDERS,
+        douyin_layout.ALIASES,
+        description=douyin_layout.DESCRIPTION,
+        encoding=douyin_layout.ENCODING,
+        prepare=douyin_layout.prepare,
+        signature=douyin_layout.SIGNATURE,
+        example=douyin_layout.EXAMPLE,
+        status_words=douyin_layout.STATUS_WORDS,
+    ),
+    YOUZAN: Preset(
+        YOUZAN,
+        youzan_layout.LABEL,
+        ImportKind.ORDERS,
+        youzan_layout.ALIASES,
+        description=youzan_layout.DESCRIPTION,
+        encoding=youzan_layout.ENCODING,
+        prepare=youzan_layout.prepare,
+        signature=youzan_layout.SIGNATURE,
+        example=youzan_layout.EXAMPLE,
+        status_words=youzan_layout.STATUS_WORDS,
     ),
 }
 
 KIND_PRESETS: dict[str, dict[str, Preset]] = {
     ImportKind.ORDERS: ORDER_PRESETS,
     ImportKind.CUSTOMERS: {
-        GENERIC: Preset(GENERIC, _("Generic customers"), ImportKind.CUSTOMERS, CUSTOMER_ALIASES),
+        GENERIC: Preset(
+            GENERIC,
+            _("Generic customers"),
+            ImportKind.CUSTOMERS,
+            CUSTOMER_ALIASES,
+            description=_(
+                "One row per customer: customer_id, email, first_name, last_name, phone, birth_date, gender, "
+                "city, country, email_consent."
+            ),
+            example="generic-customers.csv",
+        ),
+        SHOPIFY: Preset(
+            SHOPIFY,
+            shopify_layout.CUSTOMERS_LABEL,
+            ImportKind.CUSTOMERS,
+            shopify_layout.CUSTOMER_ALIASES,
+            description=shopify_layout.CUSTOMERS_DESCRIPTION,
+            prepare=shopify_layout.prepare_customers,
+            signature=shopify_layout.CUSTOMERS_SIGNATURE,
+            example=shopify_layout.CUSTOMERS_EXAMPLE,
+        ),
+        WOOCOMMERCE: Preset(
+            WOOCOMMERCE,
+            woocommerce_layout.CUSTOMERS_LABEL,
+            ImportKind.CUSTOMERS,
+            woocommerce_layout.CUSTOMER_ALIASES,
+            description=woocommerce_layout.CUSTOMERS_DESCRIPTION,
+            prepare=woocommerce_layout.prepare_customers,
+            signature=woocommerce_layout.CUSTOMERS_SIGNATURE,
+            example=woocommerce_layout.CUSTOMERS_EXAMPLE,
+        ),
     },
     ImportKind.PRODUCTS: {
-        GENERIC: Preset(GENERIC, _("Generic products"), ImportKind.PRODUCTS, PRODUCT_ALIASES),
+        GENERIC: Preset(
+            GENERIC,
+            _("Generic products"),
+            ImportKind.PRODUCTS,
+            PRODUCT_ALIASES,
+            description=_("One row per product: sku, title, category, brand, price."),
+            example="generic-products.csv",
+        ),
+        SHOPIFY: Preset(
+            SHOPIFY,
+            shopify_layout.PRODUCTS_LABEL,
+            ImportKind.PRODUCTS,
+            shopify_layout.PRODUCT_ALIASES,
+            description=shopify_layout.PRODUCTS_DESCRIPTION,
+            prepare=shopify_layout.prepare_products,
+            signature=shopify_layout.PRODUCTS_SIGNATURE,
+            example=shopify_layout.PRODUCTS_EXAMPLE,
+        ),
+        WOOCOMMERCE: Preset(
+            WOOCOMMERCE,
+            woocommerce_layout.PRODUCTS_LABEL,
+            ImportKind.PRODUCTS,
+            woocommerce_layout.PRODUCT_ALIASES,
+            description=woocommerce_layout.PRODUCTS_DESCRIPTION,
+            prepare=woocommerce_layout.prepare_products,
+            signature=woocommerce_layout.PRODUCTS_SIGNATURE,
+            example=woocommerce_layout.PRODUCTS_EXAMPLE,
+        ),
     },
 }
 
 PRESET_CHOICES = [
     (GENERIC, _("Generic")),
     (ONLINE_RETAIL, _("Online Retail (UCI)")),
-    (SHOPIFY, _("Shopify orders export")),
-    (WOOCOMMERCE, _("WooCommerce orders export")),
+    (SHOPIFY, _("Shopify export (orders, customers or products)")),
+    (WOOCOMMERCE, _("WooCommerce export (orders, customers or products)")),
+    (TAOBAO, taobao_layout.LABEL),
+    (DOUYIN, douyin_layout.LABEL),
+    (YOUZAN, youzan_layout.LABEL),
     (CUSTOM, _("Custom mapping (choose the columns yourself)")),
 ]
 

@@ -8,6 +8,7 @@ month-first dates, decimal comma or decimal point) and parsing each distinct val
 from __future__ import annotations
 
 import bz2
+import contextlib
 import csv
 import datetime as dt
 import gzip
@@ -16,7 +17,7 @@ import lzma
 import re
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -49,40 +50,97 @@ class FileRejected(Exception):
 # Bytes and text
 
 
-def read_file_bytes(path: Path | str) -> bytes:
-    """The file's bytes, decompressed when it is gzip, xz, bzip2 or a zip holding one file.
+CSV_ENDINGS = (".csv", ".txt", ".tsv")
 
-    The compression is recognised from the first bytes, not the name. Refuses (FileRejected)
-    a zip with several files and anything over MAX_UNCOMPRESSED_BYTES once unpacked.
-    """
-    path = Path(path)
+
+def zip_csv_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The CSV files of a zip in the archive's order, leaving out folders and the "__MACOSX/"
+    and "._name" shadows a Mac adds. A zip holding a single file counts it as CSV whatever
+    its name (a file exported as "orders" without an ending)."""
+    files = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir()
+        and not info.filename.startswith("__MACOSX/")
+        and not info.filename.rsplit("/", 1)[-1].startswith("._")
+    ]
+    if len(files) == 1:
+        return files
+    return [info for info in files if info.filename.lower().endswith(CSV_ENDINGS)]
+
+
+@contextlib.contextmanager
+def _open_unpacked(path: Path) -> Iterator[io.BufferedIOBase]:
+    """A binary stream of the file's content, unpacked when it is gzip, xz, bzip2 or zip (its
+    first CSV file). The compression is recognised from the first bytes, not the name."""
     with path.open("rb") as fh:
         head = fh.read(6)
-    # The streams are closed by the with-block below.
     if head.startswith(b"\x1f\x8b"):
-        stream: io.BufferedIOBase = gzip.open(path, "rb")  # noqa: SIM115
+        opener = gzip.open
     elif head.startswith(b"\xfd7zXZ\x00"):
-        stream = lzma.open(path, "rb")  # noqa: SIM115
+        opener = lzma.open
     elif head.startswith(b"BZh"):
-        stream = bz2.open(path, "rb")  # noqa: SIM115
+        opener = bz2.open
     elif head.startswith(b"PK\x03\x04"):
-        archive = zipfile.ZipFile(path)
-        members = [info for info in archive.infolist() if not info.is_dir()]
-        if len(members) != 1:
-            raise FileRejected(_("The zip file must contain exactly one CSV file."))
-        stream = archive.open(members[0])
-    else:
-        stream = path.open("rb")
-    with stream:
         try:
-            data = stream.read(MAX_UNCOMPRESSED_BYTES + 1)
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as exc:
+            raise FileRejected(_("The compressed file is damaged: %(error)s") % {"error": exc})
+        with archive:
+            members = zip_csv_members(archive)
+            if not members:
+                raise FileRejected(_("The zip file holds no CSV file."))
+            with archive.open(members[0]) as stream:
+                yield stream
+        return
+    else:
+        opener = open
+    with opener(path, "rb") as stream:
+        yield stream
+
+
+def _read_unpacked(path: Path, size: int) -> bytes:
+    with _open_unpacked(path) as stream:
+        try:
+            return stream.read(size)
         except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:
             raise FileRejected(_("The compressed file is damaged: %(error)s") % {"error": exc})
+
+
+def read_file_bytes(path: Path | str) -> bytes:
+    """The file's bytes, decompressed when it is gzip, xz or bzip2; for a zip, its first CSV file
+    (an upload of two files is kept as one zip, the main report first: see
+    services.import_job_create; a layout's `prepare` opens the zip itself for the other one).
+
+    Refuses (FileRejected) a zip without a CSV file, a damaged archive and anything over
+    MAX_UNCOMPRESSED_BYTES once unpacked.
+    """
+    data = _read_unpacked(Path(path), MAX_UNCOMPRESSED_BYTES + 1)
     if len(data) > MAX_UNCOMPRESSED_BYTES:
         raise FileRejected(
             _("The file is larger than %(mb)d MB once unpacked.") % {"mb": MAX_UNCOMPRESSED_BYTES // 10**6}
         )
     return data
+
+
+HEADER_SAMPLE_BYTES = 64 * 1024
+
+
+def read_header(path: Path | str, *, encoding: str = "") -> tuple[list[str], str]:
+    """(header columns, encoding found) from the first bytes of the file, unpacked as
+    read_file_bytes does but without reading the whole file: for recognising its layout.
+
+    A full sample is cut after its last complete line so that no character is split.
+    Refuses (FileRejected) what read_file_bytes, decode_text and read_table refuse.
+    """
+    head = _read_unpacked(Path(path), HEADER_SAMPLE_BYTES)
+    if len(head) == HEADER_SAMPLE_BYTES:
+        newline = {b"\xff\xfe": b"\n\x00", b"\xfe\xff": b"\x00\n"}.get(head[:2], b"\n")
+        end = head.rfind(newline)
+        if end > 0:
+            head = head[: end + len(newline)]
+    data, used = utf8_bytes(head, encoding=encoding)
+    return read_table(data, encoding=used, nrows=1).columns, used
 
 
 def decode_text(data: bytes, *, encoding: str = "") -> tuple[str, str]:
@@ -158,13 +216,15 @@ def sniff_delimiter(text: str) -> str:
 class RawTable:
     """The file's records as strings: `frame` has one str column per header, `row_numbers`
     the spreadsheet row of each record (the header is row 1). `bad_lines` are
-    (row, message) for records pandas could not split into the header's columns."""
+    (row, message) for records pandas could not split into the header's columns. `notes`
+    are what a layout's prepare step says about the file as read (shown as warnings)."""
 
     frame: pd.DataFrame
     row_numbers: np.ndarray
     encoding: str
     delimiter: str
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:

@@ -12,7 +12,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -28,14 +29,19 @@ from django.utils.translation import gettext as _
 from customers.importers import readers, writer
 from customers.importers.cleaning import CleanResult, ambiguous_date_message, clean_table, detect_dates
 from customers.importers.presets import (
+    CUSTOM,
     FIELDS_BY_KIND,
+    GENERIC,
+    KIND_PRESETS,
     ColumnMapping,
+    Preset,
     UnknownPreset,
     describe_missing,
     get_preset,
     resolve_mapping,
 )
 from customers.importers.readers import FileRejected
+from customers.importers.recognition import recognise_layout
 from customers.models import ImportJob, ImportKind, ImportStatus, OrderStatus
 from customers.signals import data_changed
 from shops.models import Shop
@@ -225,7 +231,7 @@ def import_file(
     filename: str = "",
     progress: ProgressFn | None = None,
 ) -> ImportReport:
-    """Import one CSV file (plain or gzip / xz / bzip2 / zip) into `shop`; returns the report.
+    """Import one CSV file (plain, gzip / xz / bzip2, or a zip's first CSV) into `shop`; returns the report.
 
     `mapping` (field -> column) replaces the preset's column names; `date_formats`
     (field -> "day-first" / "month-first" / "iso" / strftime) settles date columns.
@@ -338,32 +344,189 @@ def upload_path(*, shop: Shop, filename: str) -> Path:
     return Path(settings.MEDIA_ROOT) / "imports" / str(shop.pk) / f"{uuid.uuid4().hex}{suffix}"
 
 
+def _store_upload(upload: UploadedFile, path: Path) -> None:
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+
+
+def _file_layouts(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """(header, recognise_layout of it) for the file: read as detected and, when no signature
+    matches, in each preset's own encoding. ([], []) for a file whose header cannot be read
+    (the preview says why)."""
+    encodings = [""] + sorted({p.encoding for kp in KIND_PRESETS.values() for p in kp.values() if p.encoding})
+    best: tuple[list[str], list[tuple[str, str]]] = ([], [])
+    tried: set[str] = set()
+    for encoding in encodings:
+        if encoding and encoding in tried:
+            continue
+        try:
+            columns, used = readers.read_header(path, encoding=encoding)
+        except FileRejected:
+            continue
+        except OSError:
+            break
+        tried.add(used)
+        layouts = recognise_layout(columns)
+        if layouts and get_preset(*layouts[0]).signature:
+            return columns, layouts
+        if not best[0]:
+            best = (columns, layouts)
+    return best
+
+
+def _signature_score(layouts: list[tuple[str, str]]) -> int:
+    """How many signature headers the best recognised layout has (0: no signature matched)."""
+    return len(get_preset(*layouts[0]).signature) if layouts else 0
+
+
+def _store_uploads(uploads: list[UploadedFile], *, shop: Shop) -> tuple[Path, str]:
+    """Keep one upload as it is, or two together as one zip whose first file is the main report
+    (the one whose header matches the longer preset signature; the given order on a tie), since
+    the readers take a zip's first CSV file as the table and a layout's `prepare` finds the other.
+    Returns (stored path, job file name: "orders.csv + items.csv" for two)."""
+    if len(uploads) == 1:
+        upload = uploads[0]
+        path = upload_path(shop=shop, filename=upload.name or "")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _store_upload(upload, path)
+        return path, upload.name or "upload.csv"
+    path = upload_path(shop=shop, filename="uploads.zip")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parts = []
+    try:
+        for number, upload in enumerate(uploads):
+            part = path.with_name(f"{path.name}.part{number}")
+            parts.append(part)
+            _store_upload(upload, part)
+        scores = [_signature_score(_file_layouts(part)[1]) for part in parts]
+        order = sorted(range(len(uploads)), key=lambda i: -scores[i])
+        names: list[str] = []
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for i in order:
+                name = Path(uploads[i].name or f"upload{i + 1}.csv").name
+                if name in names:
+                    name = f"{len(names) + 1}-{name}"
+                names.append(name)
+                archive.write(parts[i], arcname=name)
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
+    return path, " + ".join(names)
+
+
 def import_job_create(
     *,
     shop: Shop,
     user,
-    upload: UploadedFile,
+    upload: UploadedFile | Sequence[UploadedFile],
     kind: str,
     preset: str,
     allow_partial: bool = False,
     dry_run: bool = False,
 ) -> ImportJob:
-    """Keep the uploaded file and record an ImportJob in status "uploaded" (nothing is read yet)."""
-    path = upload_path(shop=shop, filename=upload.name or "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
+    """Keep the uploaded file (two files: one zip, see _store_uploads), recognise its layout from
+    the header and record an ImportJob in status "uploaded" (the rows are not read yet).
+
+    options["layouts"] lists the recognised (kind, preset) pairs, best first. When the owner
+    left the generic layout and exactly one preset's signature matches, the job takes that
+    layout (options["chosen_layout"] keeps the owner's choice for the preview to offer back),
+    unless it is for another kind and the generic layout of the owner's kind reads the file.
+    """
+    uploads = [upload] if isinstance(upload, UploadedFile) else list(upload)
+    path, filename = _store_uploads(uploads, shop=shop)
+    columns, layouts = _file_layouts(path)
+    options = {
+        "allow_partial": allow_partial,
+        "dry_run": dry_run,
+        "language": translation.get_language() or "",
+        "layouts": [list(layout) for layout in layouts],
+    }
+    signed = [layout for layout in layouts if get_preset(*layout).signature]
+    if preset == GENERIC and len(signed) == 1 and signed[0] != (kind, preset):
+        new_kind, new_preset = signed[0]
+        generic_fits = resolve_mapping(columns, kind=kind, preset=get_preset(kind, GENERIC)).complete
+        if new_kind == kind or not generic_fits:
+            options["chosen_layout"] = [kind, preset]
+            kind, preset = new_kind, new_preset
     return ImportJob.unscoped.create(
         shop=shop,
         kind=kind,
         preset=preset,
-        filename=(upload.name or "upload.csv")[:255],
+        filename=filename[:255],
         file_path=str(path),
-        options={"allow_partial": allow_partial, "dry_run": dry_run, "language": translation.get_language() or ""},
+        options=options,
         status=ImportStatus.UPLOADED,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
+
+
+@dataclass(frozen=True)
+class LayoutNote:
+    """What the preview says about the recognised layout: `switched` (the job was moved to
+    `layout` from the owner's `other`) or a proposal to use `layout`."""
+
+    layout: Preset
+    switched: bool = False
+    other: Preset | None = None
+
+    @property
+    def kind_label(self) -> str:
+        return str(ImportKind(self.layout.kind).label)
+
+
+def import_layout_note(*, job: ImportJob) -> LayoutNote | None:
+    """The preview's note on the layout: the automatic switch made at upload (while the job still
+    has that layout), else the best recognised layout when the job's own is not among those
+    recognised; None when the job's layout is the recognised one or nothing was recognised."""
+    options = job.options or {}
+    layouts = options.get("layouts")
+    if layouts is None:  # a job from before recognition: read the header now
+        layouts = _file_layouts(Path(job.file_path))[1]
+    layouts = [tuple(layout) for layout in layouts if _known_layout(*layout)]
+    current = (job.kind, GENERIC if job.preset in ("", CUSTOM) else job.preset)
+    chosen = options.get("chosen_layout")
+    if chosen and _known_layout(*chosen) and layouts and layouts[0] == current:
+        return LayoutNote(layout=get_preset(*current), switched=True, other=get_preset(*chosen))
+    if not layouts or current in layouts:
+        return None
+    return LayoutNote(layout=get_preset(*layouts[0]))
+
+
+def _known_layout(kind: str, preset: str) -> bool:
+    return preset in KIND_PRESETS.get(kind, {})
+
+
+def import_job_set_layout(*, job: ImportJob, kind: str, preset: str) -> ImportJob:
+    """Read the job's file with another layout: set kind and preset, forget the column mapping
+    and date formats chosen for the old one, and go back to "uploaded".
+
+    Refuses (UnknownPreset) a layout that is not registered, and (ValueError) a job that is
+    already queued or running.
+    """
+    if job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        raise ValueError("import job is already queued or running")
+    get_preset(kind, preset)
+    options = {k: v for k, v in (job.options or {}).items() if k not in ("mapping", "date_formats", "chosen_layout")}
+    job.kind, job.preset, job.options, job.status = kind, preset, options, ImportStatus.UPLOADED
+    job.save(update_fields=["kind", "preset", "options", "status"])
+    return job
+
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+def import_example_file(*, kind: str, preset: str) -> tuple[Path, Preset] | None:
+    """(path, preset) of the example file of a registered preset that names one (Preset.example,
+    a file in customers/importers/examples/); None for an unknown preset, one without an
+    example, or an example that is missing or outside that folder."""
+    found = KIND_PRESETS.get(kind, {}).get(preset)
+    if found is None or not found.example:
+        return None
+    path = (EXAMPLES_DIR / found.example).resolve()
+    if EXAMPLES_DIR not in path.parents or not path.is_file():
+        return None
+    return path, found
 
 
 @dataclass
@@ -427,6 +590,9 @@ def import_preview(
     date_columns = [preview.mapping.fields[name] for name in _date_fields(job.kind) if name in preview.mapping.fields]
     if date_columns:
         frame = readers.read_columns(data, delimiter=table.delimiter, columns=date_columns)
+        if any(column not in frame.columns for column in date_columns):
+            # The dates are in a report the layout's prepare step joined in (a zip's other file).
+            frame = table.frame[date_columns]
         formats = date_formats if date_formats is not None else options.get("date_formats", {})
         preview.dates = detect_dates(frame, preview.mapping, job.kind, formats)
         for name, detection in preview.dates.items():

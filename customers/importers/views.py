@@ -1,16 +1,21 @@
-"""Import pages: list, upload, preview (mapping) and the job page with its progress bar."""
+"""Import pages: list, upload (with the layouts and their example files), preview (mapping,
+recognised layout) and the job page with its progress bar."""
 
 from __future__ import annotations
 
+import mimetypes
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from customers.importers import services
 from customers.importers.forms import ImportMappingForm, ImportUploadForm
-from customers.importers.presets import FIELDS_BY_KIND
-from customers.models import ImportJob, ImportStatus
+from customers.importers.presets import CUSTOM, FIELDS_BY_KIND, KIND_PRESETS, Preset, UnknownPreset, get_preset
+from customers.models import ImportJob, ImportKind, ImportStatus
 from shops.decorators import shop_required
 from shops.models import Role
 
@@ -47,7 +52,48 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             dry_run=data["dry_run"],
         )
         return redirect("import_preview", job_id=job.pk)
-    return render(request, "customers/import/upload.html", {"form": form})
+    return render(request, "customers/import/upload.html", {"form": form, "layouts": _layout_catalogue()})
+
+
+def _layout_catalogue() -> list[tuple[str, list[tuple[Preset, str]]]]:
+    """(kind label, [(preset, example URL or "")]) for every registered layout, for the upload page."""
+    catalogue = []
+    for kind, presets in KIND_PRESETS.items():
+        rows = [
+            (preset, reverse("import_example", args=[kind, key]) if preset.example else "")
+            for key, preset in presets.items()
+        ]
+        catalogue.append((ImportKind(kind).label, rows))
+    return catalogue
+
+
+@shop_required
+def import_example(request: HttpRequest, kind: str, preset: str) -> FileResponse:
+    """A preset's example file as a download; 404 for a preset without one."""
+    found = services.import_example_file(kind=kind, preset=preset)
+    if found is None:
+        raise Http404
+    path, preset_obj = found
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if content_type.startswith("text/"):
+        content_type += f"; charset={preset_obj.encoding or 'utf-8'}"
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type=content_type)
+
+
+@require_POST
+@shop_required(role=Role.STAFF)
+def import_layout(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Read the job's file with the layout posted (kind + preset), then show its preview again."""
+    job = _job_for(request, job_id)
+    try:
+        services.import_job_set_layout(
+            job=job, kind=request.POST.get("kind", ""), preset=request.POST.get("preset", "")
+        )
+    except UnknownPreset as exc:
+        messages.error(request, str(exc))
+    except ValueError:
+        return redirect("import_job", job_id=job.pk)
+    return redirect("import_preview", job_id=job.pk)
 
 
 @shop_required(role=Role.STAFF)
@@ -93,6 +139,8 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
             "preview": preview,
             "form": form,
             "header": [(column, column_fields.get(column, "")) for column in preview.columns],
+            "layout_note": services.import_layout_note(job=job),
+            "layout_label": _layout_label(job),
             "delimiter_label": _delimiter_label(preview.delimiter),
             "dates": [
                 (preview.mapping.fields.get(name, ""), detection)
@@ -109,6 +157,15 @@ def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_for(request, job_id)
     template = "customers/import/_job_status.html" if request.htmx else "customers/import/job.html"
     return render(request, template, {"job": job, "report": job.report or {}, "running": _running(job)})
+
+
+def _layout_label(job: ImportJob) -> str:
+    if job.preset == CUSTOM:
+        return _("Custom mapping")
+    try:
+        return str(get_preset(job.kind, job.preset).label)
+    except UnknownPreset:
+        return ""
 
 
 def _delimiter_label(delimiter: str) -> str:

@@ -53,9 +53,18 @@ CUSTOMER_FIELDS = (
     "city",
     "country",
     "email_consent",
+    "province",
+    "postcode",
+    "tags",
 )
-PRODUCT_FIELDS = ("sku", "title", "category", "brand", "price")
+PRODUCT_FIELDS = ("sku", "title", "category", "brand", "price", "image_url", "tags")
 ORDER_FIELDS = ("customer_id", "placed_at", "currency", "total", "status")
+# Written only when the file has them (orders frame columns <name>_cents / discount_code); an
+# order that states none keeps what is stored, like any empty cell.
+ORDER_AMOUNT_FIELDS = ("shipping", "tax", "discount")
+ORDER_TEXT_FIELDS = ("discount_code",)
+# Tags as Customer.tags / Product.tags hold them (the API's limits): at most 50, 100 characters each.
+MAX_TAGS, MAX_TAG_LENGTH = 50, 100
 
 
 @dataclass
@@ -194,6 +203,21 @@ def _incoming(frame: pd.DataFrame, values_for: Callable[[dict], dict]) -> list[t
     ]
 
 
+def _tag_list(text: str) -> list[str]:
+    """ "vip, newsletter" -> ["vip", "newsletter"] (empty tags dropped, the first of repeats kept)."""
+    tags = [tag.strip()[:MAX_TAG_LENGTH] for tag in str(text).split(",")]
+    return list(dict.fromkeys(tag for tag in tags if tag))[:MAX_TAGS]
+
+
+def _with_tags(values: dict) -> dict:
+    """`values` with its tags text as a list; no tags at all are left out (they never erase)."""
+    if "tags" in values:
+        tags = _tag_list(values.pop("tags")) if _present(values["tags"]) else []
+        if tags:
+            values["tags"] = tags
+    return values
+
+
 def _customer_merge(row: dict, values: dict, *, shop: Shop, now: dt.datetime) -> set[str]:
     """Merge one file row's `values` into `row` (attname -> value, in memory) by the field merge
     rule (customer_fields_merge: a CSV row has no time of its own, so it counts as of `now`);
@@ -271,7 +295,9 @@ def upsert_customers(*, shop: Shop, customers: pd.DataFrame) -> tuple[np.ndarray
     shop_table_lock(shop, "customers")
     now = timezone.now()
     changes = MatchedChanges()
-    incoming = _incoming(customers, lambda row: {name: row[name] for name in CUSTOMER_FIELDS if name in row})
+    incoming = _incoming(
+        customers, lambda row: _with_tags({name: row[name] for name in CUSTOMER_FIELDS if name in row})
+    )
     matches = identity.customers_resolve(
         shop=shop,
         keys=[
@@ -346,10 +372,10 @@ def upsert_products(*, shop: Shop, products: pd.DataFrame) -> tuple[np.ndarray, 
     changes = MatchedChanges()
 
     def values_for(row: dict) -> dict:
-        values = {name: row[name] for name in ("sku", "title", "category", "brand") if name in row}
+        values = {name: row[name] for name in ("sku", "title", "category", "brand", "image_url", "tags") if name in row}
         if _present(row.get("price_cents")):
             values["price"] = cents_to_decimal(int(row["price_cents"]))
-        return values
+        return _with_tags(values)
 
     incoming = _incoming(products, values_for)
     matches = identity.products_resolve(
@@ -453,7 +479,10 @@ def insert_lines(
     cents: np.ndarray,
     progress: ProgressFn | None = None,
 ) -> int:
-    """Insert order lines in batches (COPY on PostgreSQL, executemany elsewhere); returns the count."""
+    """Insert order lines in batches (COPY on PostgreSQL, executemany elsewhere); returns the count.
+
+    A product id of 0 is a line with no product (NULL): a refund the file does not tie to goods.
+    """
     total = len(order_ids)
     if not total:
         return 0
@@ -465,9 +494,13 @@ def insert_lines(
     with connection.cursor() as cursor:
         for start in range(0, total, LINE_BATCH):
             stop = min(start + LINE_BATCH, total)
+            products: list = product_ids[start:stop].tolist()
+            if not product_ids[start:stop].all():
+                null = "\\N" if connection.vendor == "postgresql" else None
+                products = [p or null for p in products]
             batch = zip(
                 order_ids[start:stop].tolist(),
-                product_ids[start:stop].tolist(),
+                products,
                 quantities[start:stop].tolist(),
                 prices[start:stop].tolist(),
                 strict=True,
@@ -498,8 +531,9 @@ def upsert_orders(
     """Orders by external id with their lines; returns (order changes, lines written, lines deleted).
 
     `customer_ids` / `product_ids` are the pks of the customers / products frames, indexed
-    by the positions in orders.customer_pos and lines.product_pos. An existing order is
-    updated when its customer, date, currency, total or status differ, and its lines are
+    by the positions in orders.customer_pos and lines.product_pos (-1: a line with no product,
+    a refund). An existing order is updated when its customer, date, currency, total, status or
+    (when the file has them) shipping, tax, discount or discount code differ, and its lines are
     replaced when they differ from the stored ones (compared as a multiset of
     (product, quantity, price)); otherwise it is left alone.
     """
@@ -510,8 +544,10 @@ def upsert_orders(
     customer_of = [int(customer_ids[p]) if p >= 0 else None for p in positions.tolist()]
     placed = pd.DatetimeIndex(orders["placed_at"]).tz_localize("UTC").to_pydatetime()
     totals = [cents_to_decimal(c) for c in orders["total_cents"].tolist()]
+    extras = _order_extras(orders)
+    extra_fields = sorted({name for values in extras for name in values})
     # Locked: their lines may be replaced, and lines have no database foreign key (see OrderLine).
-    existing = _existing(Order, shop=shop, keys=keys, fields=list(ORDER_FIELDS), lock=True)
+    existing = _existing(Order, shop=shop, keys=keys, fields=[*ORDER_FIELDS, *extra_fields], lock=True)
 
     order_ids = np.zeros(len(keys), dtype=np.int64)
     is_existing = np.zeros(len(keys), dtype=bool)
@@ -521,7 +557,11 @@ def upsert_orders(
             order_ids[position] = stored["id"]
             is_existing[position] = True
     order_pos = lines["order_pos"].to_numpy()
-    line_products = product_ids[lines["product_pos"].to_numpy()]
+    product_pos = lines["product_pos"].to_numpy()
+    line_products = np.zeros(len(product_pos), dtype=np.int64)  # 0: no product (NULL)
+    with_product = product_pos >= 0
+    if len(product_ids):
+        line_products[with_product] = product_ids[product_pos[with_product]]
     quantities = lines["quantity"].to_numpy(dtype=np.int64)
     cents = lines["cents"].to_numpy(dtype=np.int64)
 
@@ -538,8 +578,17 @@ def upsert_orders(
 
     to_create: list[tuple[int, dict]] = []
     to_update = []
-    for position, (key, customer_id, placed_at, currency, total, status) in enumerate(
-        zip(keys, customer_of, placed, orders["currency"].tolist(), totals, orders["status"].tolist(), strict=True)
+    for position, (key, customer_id, placed_at, currency, total, status, extra) in enumerate(
+        zip(
+            keys,
+            customer_of,
+            placed,
+            orders["currency"].tolist(),
+            totals,
+            orders["status"].tolist(),
+            extras,
+            strict=True,
+        )
     ):
         values = {
             "customer_id": customer_id,
@@ -547,6 +596,7 @@ def upsert_orders(
             "currency": currency,
             "total": total,
             "status": status,
+            **extra,
         }
         stored = existing.get(key)
         if stored is None:
@@ -554,7 +604,9 @@ def upsert_orders(
             continue
         differs = any(stored[name] != value for name, value in values.items())
         if differs:
-            to_update.append(Order(pk=stored["id"], shop=shop, updated_at=now, **values))
+            # every updated field is written: those this order leaves empty keep the stored value
+            kept = {name: stored[name] for name in extra_fields}
+            to_update.append(Order(pk=stored["id"], shop=shop, updated_at=now, **(kept | values)))
         if differs or stored["id"] in lines_changed:
             changes.updated += 1
         else:
@@ -564,7 +616,7 @@ def upsert_orders(
         order_ids[position] = pk
     changes.created = len(to_create)
     if to_update:
-        Order.unscoped.bulk_update(to_update, [*ORDER_FIELDS, "updated_at"], batch_size=1000)
+        Order.unscoped.bulk_update(to_update, [*ORDER_FIELDS, *extra_fields, "updated_at"], batch_size=1000)
 
     deleted = 0
     for chunk in _chunks(sorted(lines_changed), IN_CHUNK):
@@ -583,6 +635,23 @@ def upsert_orders(
         progress=progress,
     )
     return changes, written, deleted
+
+
+def _order_extras(orders: pd.DataFrame) -> list[dict]:
+    """Per order the shipping, tax, discount (Decimal) and discount code the file states ({} for
+    none, and for every order of a file without those columns)."""
+    columns = {}
+    for name in ORDER_AMOUNT_FIELDS:
+        if f"{name}_cents" in orders:
+            cents = orders[f"{name}_cents"]
+            columns[name] = [None if pd.isna(c) else cents_to_decimal(int(c)) for c in cents.tolist()]
+    for name in ORDER_TEXT_FIELDS:
+        if name in orders:
+            columns[name] = [value or None for value in orders[name].tolist()]
+    if not columns:
+        return [{}] * len(orders)
+    rows = zip(*columns.values(), strict=True)
+    return [{name: value for name, value in zip(columns, row, strict=True) if value is not None} for row in rows]
 
 
 def net_revenue(orders: pd.DataFrame) -> Decimal:

@@ -12,6 +12,7 @@ from customers.integrations import shopify
 from customers.keys import email_key, phone_key
 from customers.models import (
     Customer,
+    CustomerIdentity,
     Event,
     IdentityKind,
     ImportJob,
@@ -24,6 +25,7 @@ from customers.models import (
     SyncRun,
     WebhookEvent,
 )
+from customers.signals import customer_data_collect
 from shops.models import Shop
 
 
@@ -125,7 +127,10 @@ def _stripped(value: Any) -> str:
 
 
 def data_request_export(*, shop: Shop, event: WebhookEvent) -> dict[str, Any]:
-    """Everything we hold about the customer a data request names, as JSON-ready data."""
+    """Everything we hold about the customer a data request names, as JSON-ready data: each
+    customer row that is the person (found through any of their identities, see
+    customer_ids_named) with its identities, orders, events, reviews and survey answers, and what
+    the other apps hold about them (customer_data_collect: analyses, campaign messages)."""
     person = event.payload.get("customer") or {}
     ids = customer_ids_named(
         shop=shop,
@@ -135,10 +140,14 @@ def data_request_export(*, shop: Shop, event: WebhookEvent) -> dict[str, Any]:
         phone=person.get("phone"),
     )
     customers = Customer.objects.for_shop(shop).filter(pk__in=ids).order_by("pk")
-    return {
+    export = {
         "request": {"event_id": event.event_id, "received_at": event.received_at.isoformat(), "customer": person},
         "customers": [_customer_export(shop, c) for c in customers],
     }
+    for _receiver, sections in customer_data_collect.send(sender=Customer, shop=shop, customer_ids=sorted(ids)):
+        for name, data in (sections or {}).items():
+            export.setdefault(name, data)
+    return export
 
 
 def _customer_export(shop: Shop, customer: Customer) -> dict[str, Any]:
@@ -150,8 +159,12 @@ def _customer_export(shop: Shop, customer: Customer) -> dict[str, Any]:
         by_order.setdefault(line.pop("order_id"), []).append(line)
     for order in orders:
         order["lines"] = by_order.get(order["id"], [])
+    # the digests an erasure leaves are no one's data to give back: they only recognise the person
+    erased = (IdentityKind.ERASED_EMAIL, IdentityKind.ERASED_PHONE)
+    identities = CustomerIdentity.objects.for_shop(shop).filter(customer=customer).exclude(source__in=erased)
     return {
         "profile": profile,
+        "identities": list(identities.order_by("pk").values("source", "external_id", "created_at")),
         "orders": orders,
         "events": list(Event.objects.for_shop(shop).filter(customer=customer).order_by("at").values()),
         "reviews": list(Review.objects.for_shop(shop).filter(customer=customer).order_by("created_at").values()),

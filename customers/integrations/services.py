@@ -15,11 +15,20 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from customers import identity
+from customers import identity, redaction, retention
 from customers import services as customer_services
 from customers.integrations import selectors, shopify, woocommerce
 from customers.integrations.common import PlatformRecords
-from customers.models import Customer, Platform, PlatformConnection, WebhookEvent, WebhookStatus
+from customers.keys import email_key, erased_digest, phone_key
+from customers.models import (
+    Customer,
+    CustomerIdentity,
+    IdentityKind,
+    Platform,
+    PlatformConnection,
+    WebhookEvent,
+    WebhookStatus,
+)
 from customers.services import UpsertReport
 from shops.models import Shop
 from shops.scope import shop_scope
@@ -154,6 +163,7 @@ def webhook_event_process(*, event_id: int) -> str | None:
         try:
             with transaction.atomic():
                 status, changed = _event_apply(shop=shop, event=event)
+                _payload_redact_if_erased(shop=shop, event=event)
                 WebhookEvent.unscoped.filter(pk=event.pk).update(status=status, processed_at=timezone.now(), error="")
                 if changed:
                     customer_services.data_changed_on_commit(shop_id=shop.pk, reason="webhook")
@@ -202,8 +212,52 @@ def _event_apply(*, shop: Shop, event: WebhookEvent) -> tuple[str, bool]:
             .values_list("pk", flat=True)
             .distinct()
         )
-        return WebhookStatus.PROCESSED, customer_services.customers_erase(shop=shop, customer_ids=ids) > 0
+        erased = customer_services.customers_erase(shop=shop, customer_ids=ids) > 0
+        retention.webhook_payloads_clear(shop=shop, platform=event.platform)
+        return WebhookStatus.PROCESSED, erased
     return WebhookStatus.IGNORED, False
+
+
+def _payload_redact_if_erased(*, shop: Shop, event: WebhookEvent) -> bool:
+    """Redact a delivery about a customer who was erased before it came (a late order or
+    customer update): it wrote nothing about them, and its payload must not keep them either.
+    The person is recognised by the platform's customer id or by the digest of an email or
+    phone in the payload (ADR 0009). Returns whether the payload changed."""
+    module = platform_module(event.platform)
+    record = event.topic in module.CUSTOMER_RECORD_TOPICS
+    refs = redaction.payload_customer_ids(event.payload, customer_record=record)
+    texts = redaction.payload_strings(event.payload)
+    digests: dict[str, tuple[str, str]] = {}
+    for value in texts:
+        if key := email_key(value):
+            digests[erased_digest(shop_id=shop.pk, key=key)] = ("email", value)
+        elif redaction.looks_like_phone(value) and (key := phone_key(value, region=shop.phone_region)):
+            digests[erased_digest(shop_id=shop.pk, key=key)] = ("phone", value)
+    erased_ids = refs & set(
+        Customer.objects.for_shop(shop)
+        .filter(erased_at__isnull=False, identities__source=module.SOURCE, identities__external_id__in=list(refs))
+        .values_list("identities__external_id", flat=True)
+    )
+    known = []
+    found = CustomerIdentity.objects.for_shop(shop).filter(
+        source__in=[IdentityKind.ERASED_EMAIL, IdentityKind.ERASED_PHONE]
+    )
+    keys = sorted(digests)
+    for start in range(0, len(keys), identity.IN_CHUNK):
+        chunk = found.filter(external_id__in=keys[start : start + identity.IN_CHUNK])
+        known += [digests[digest] for digest in chunk.values_list("external_id", flat=True)]
+    if not erased_ids and not known:
+        return False
+    marks = redaction.PersonMarks.build(
+        emails=[value for kind, value in known if kind == "email"],
+        phones=[value for kind, value in known if kind == "phone"],
+        platform_ids=[(module.SOURCE, ref) for ref in erased_ids],
+        region=shop.phone_region,
+    )
+    payload, changed = redaction.payload_redact(event.payload, marks, source=module.SOURCE, customer_record=record)
+    if changed:
+        WebhookEvent.unscoped.filter(pk=event.pk).update(payload=payload)
+    return changed
 
 
 def _deleted_later(*, shop: Shop, event: WebhookEvent, module: ModuleType, records: PlatformRecords) -> bool:
@@ -261,4 +315,11 @@ def customers_redact(
         erasable = (
             Customer.objects.for_shop(shop).filter(pk__in=ids, erased_at__isnull=True).values_list("pk", flat=True)
         )
-        return customer_services.customers_erase(shop=shop, customer_ids=list(erasable)) > 0
+        erased = customer_services.customers_erase(shop=shop, customer_ids=list(erasable)) > 0
+        # The request itself, and what came before it under the details it gives (also when
+        # the person was erased before, or their details there differ from ours), go as well.
+        asked = redaction.PersonMarks.build(
+            emails=[email], phones=[phone], platform_ids=[(source, external_id)], region=shop.phone_region
+        )
+        retention.personal_traces_erase(shop=shop, marks=asked)
+        return erased

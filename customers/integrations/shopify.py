@@ -53,6 +53,8 @@ ORDER_UPSERT_TOPICS = frozenset(
 ORDER_DELETE_TOPICS = frozenset({"orders/delete"})
 CUSTOMER_UPSERT_TOPICS = frozenset({"customers/create", "customers/update"})
 CUSTOMER_DELETE_TOPICS = frozenset({"customers/delete"})
+# Topics whose payload is a customer record: all of it is the person's (customers.redaction).
+CUSTOMER_RECORD_TOPICS = CUSTOMER_UPSERT_TOPICS | CUSTOMER_DELETE_TOPICS
 DATA_REQUEST_TOPIC = "customers/data_request"
 CUSTOMER_REDACT_TOPIC = "customers/redact"
 SHOP_REDACT_TOPIC = "shop/redact"

@@ -41,6 +41,8 @@ ORDER_UPSERT_TOPICS = frozenset({"order.created", "order.updated", "order.restor
 ORDER_DELETE_TOPICS = frozenset({"order.deleted"})
 CUSTOMER_UPSERT_TOPICS = frozenset({"customer.created", "customer.updated"})
 CUSTOMER_DELETE_TOPICS = frozenset({"customer.deleted"})
+# Topics whose payload is a customer record: all of it is the person's (customers.redaction).
+CUSTOMER_RECORD_TOPICS = CUSTOMER_UPSERT_TOPICS | CUSTOMER_DELETE_TOPICS
 
 _STATUS = {
     "pending": OrderStatus.PENDING,

@@ -182,8 +182,11 @@ def test_preview_for_a_chosen_member_as_htmx_partial_and_as_a_page(viewer_client
     outsider = CustomerFactory(shop=shop)
     refused = viewer_client.get(f"/campaigns/{campaign.pk}/preview/?customer={outsider.pk}", HTTP_HX_REQUEST="true")
 
-    assert partial.status_code == 200 and b"topbar" not in partial.content and b"&lt;/html&gt;" in partial.content
+    html_url = f"/campaigns/{campaign.pk}/preview/html/?customer={grace.pk}"
+    assert partial.status_code == 200 and b"topbar" not in partial.content and html_url in partial.content.decode()
     assert "Grace, 15% off at Alpha Coffee" in partial.content.decode()
+    html = viewer_client.get(html_url)  # the HTML version, framed by the partial
+    assert html.status_code == 200 and "</html>" in html.content.decode() and "Grace" in html.content.decode()
     assert page.status_code == 200 and b"topbar" in page.content
     assert "not in this campaign" in refused.content.decode()
 

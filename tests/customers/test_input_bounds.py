@@ -111,6 +111,8 @@ def test_a_good_customer_is_still_written(shop, client_with_key):
     assert status == 200 and body["updated"] == 1
 
 
-@pytest.mark.parametrize("path", ["/api/v1/orders/bulk/", "/api/v1/customers/bulk/", "/api/v1/events/", "/api/v1/reviews/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/orders/bulk/", "/api/v1/customers/bulk/", "/api/v1/events/", "/api/v1/reviews/"]
+)
 def test_options_on_the_write_endpoints_answers(shop, client_with_key, path):
     assert client_with_key.options(path).status_code == 200

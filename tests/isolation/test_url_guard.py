@@ -33,7 +33,7 @@ from customers.integrations.shopify import DATA_REQUEST_TOPIC
 from customers.models import ImportJob, ImportKind, Platform, PlatformConnection, WebhookEvent
 from shops.api import ShopScopedAPIMixin
 from shops.api_auth import IsShopMember
-from shops.models import Shop
+from shops.models import Invitation, Shop
 from tests.factories import (
     ApiKeyFactory,
     CustomerFactory,
@@ -148,6 +148,7 @@ def _merge(shop: Shop) -> models.Model:
 # kwarg name of a shop page or API URL -> how to make a row for it in a shop
 KWARG_WALLS: dict[str, Wall] = {
     "membership_id": Wall(lambda shop: MembershipFactory(shop=shop, role="staff")),
+    "invitation_id": Wall(lambda shop: Invitation.objects.create(shop=shop, email=f"{uuid.uuid4().hex}@example.org")),
     "key_id": Wall(lambda shop: ApiKeyFactory(shop=shop)),
     "event_id": Wall(_data_request),
     "job_id": Wall(_import_job, marker=attrgetter("filename")),
@@ -173,8 +174,11 @@ ROUTER_WALLS: dict[str, Wall] = {
 NAME_WALLS: dict[str, dict[str, Wall]] = {
     "customer-profile": {"pk": Wall(_scored_customer)},  # a profile exists once a run scored the customer
 }
-# kwargs that are not object ids
+# kwargs that are not object ids, with a value that names something that exists
 NON_ID_KWARGS = {"format"}
+# The import example files are named by kind and preset: the same files for every shop.
+NON_ID_SAMPLES = {"kind": "orders", "preset": "generic"}
+NON_ID_KWARGS |= set(NON_ID_SAMPLES)
 
 # Pages anyone (or any logged-in user without a shop) may open, by URL name.
 PUBLIC_PAGES = {
@@ -467,7 +471,7 @@ def test_gated_pages_send_anonymous_visitors_to_login(client):
     assert gated
 
     for route in gated:
-        response = client.get(reverse(route.name))
+        response = client.get(reverse(route.name, kwargs={k: NON_ID_SAMPLES[k] for k in route.kwargs}))
         assert response.status_code == 302, route
         assert response["Location"].startswith(reverse("login")), route
 

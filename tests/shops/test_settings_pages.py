@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
-from shops.models import Membership, Role
+from shops.models import Invitation, Membership, Role
 from tests.factories import ApiKeyFactory, CustomerFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -148,24 +150,105 @@ def test_stranger_owner_edits_only_their_own_shop(stranger_client, shop, other_s
 # --- members ------------------------------------------------------------------
 
 
-def test_owner_adds_an_existing_account_as_member(owner_client, shop):
-    newcomer = UserFactory(email="newcomer@example.com")
+def _team_section(response) -> str:
+    """The Team card as the owner sees it, with per-render tokens and row ids made neutral."""
+    html = response.content.decode()
+    section = html[html.index("<h2>Team</h2>") : html.index("<h2>API keys</h2>")]
+    section = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken"', section)
+    return re.sub(r"/settings/invitations/\d+/", "/settings/invitations/N/", section)
 
-    response = owner_client.post(
-        reverse("member_add"), {"member-email": "NewComer@example.com", "member-role": "staff"}
-    )
+
+def test_adding_a_member_answers_the_same_whether_the_address_has_an_account_or_not(owner_client, shop):
+    """Issue 14: "add member" must not tell the owner which addresses have accounts."""
+    UserFactory(email="known@example.com")
+
+    answers = {}
+    for email in ["known@example.com", "unknown@example.com"]:
+        response = owner_client.post(reverse("member_add"), {"member-email": email, "member-role": "staff"})
+        page = owner_client.get(response["Location"])
+        message = [str(m) for m in page.context["messages"]]
+        answers[email] = (
+            response.status_code,
+            response["Location"],
+            [m.replace(email, "EMAIL") for m in message],
+            _team_section(page).replace(email, "EMAIL"),
+        )
+        Invitation.objects.filter(shop=shop).delete()
+
+    assert answers["known@example.com"] == answers["unknown@example.com"]
+    assert answers["known@example.com"][2] == [
+        "Saved: EMAIL gets the role Staff the next time they log in, or when they sign up, with this address. "
+        "Current members get it at once."
+    ]
+    assert not Membership.objects.filter(shop=shop, user__email="known@example.com").exists()
+
+
+def test_an_invited_account_becomes_a_member_when_it_next_logs_in(owner_client, shop, client):
+    newcomer = UserFactory(email="newcomer@example.com")
+    owner_client.post(reverse("member_add"), {"member-email": "NewComer@example.com", "member-role": "staff"})
+    assert "newcomer@example.com" in owner_client.get(reverse("shop_settings")).content.decode()
+
+    response = client.post(reverse("login"), {"username": "newcomer@example.com", "password": "correct-horse-battery"})
 
     assert response.status_code == 302
     assert Membership.objects.get(shop=shop, user=newcomer).role == Role.STAFF
+    assert not Invitation.objects.filter(shop=shop).exists()
+    assert client.get(reverse("dashboard")).wsgi_request.shop == shop
 
 
-def test_adding_an_unknown_email_shows_a_message(owner_client, shop):
-    response = owner_client.post(
-        reverse("member_add"), {"member-email": "ghost@example.com", "member-role": "staff"}, follow=True
+def test_an_invited_address_becomes_a_member_when_it_signs_up(owner_client, shop, client):
+    owner_client.post(reverse("member_add"), {"member-email": "later@example.com", "member-role": "viewer"})
+
+    client.post(
+        reverse("signup"),
+        {
+            "email": "Later@example.com",
+            "password": "a-long-unusual-passphrase-42",
+            "shop_name": "Later Ltd",
+            "slug": "later",
+            "timezone": "Europe/London",
+            "currency": "GBP",
+        },
     )
 
-    assert "ask them to sign up first" in response.content.decode()
-    assert Membership.objects.filter(shop=shop).count() == 1
+    assert Membership.objects.get(shop=shop, user__username="later@example.com").role == Role.VIEWER
+
+
+def test_an_invitation_gives_nothing_to_another_address(owner_client, shop, client):
+    UserFactory(email="someone.else@example.com")
+    owner_client.post(reverse("member_add"), {"member-email": "invited@example.com", "member-role": "owner"})
+
+    client.post(reverse("login"), {"username": "someone.else@example.com", "password": "correct-horse-battery"})
+
+    assert not Membership.objects.filter(shop=shop, user__username="someone.else@example.com").exists()
+    assert Invitation.objects.filter(shop=shop, email="invited@example.com").exists()
+
+
+def test_a_current_members_role_changes_at_once(owner_client, shop, staff):
+    owner_client.post(reverse("member_add"), {"member-email": staff.email.upper(), "member-role": "viewer"})
+
+    assert Membership.objects.get(shop=shop, user=staff).role == Role.VIEWER
+    assert not Invitation.objects.filter(shop=shop).exists()
+
+
+def test_the_owner_cancels_an_invitation(owner_client, shop):
+    owner_client.post(reverse("member_add"), {"member-email": "oops@example.com", "member-role": "staff"})
+    invitation = Invitation.objects.get(shop=shop)
+
+    response = owner_client.post(reverse("invitation_cancel", args=[invitation.pk]))
+
+    assert response.status_code == 302
+    assert not Invitation.objects.filter(pk=invitation.pk).exists()
+
+
+@pytest.mark.parametrize("member", ["staff_client", "viewer_client"])
+def test_invitations_cannot_be_cancelled_below_owner(request, member, shop, owner):
+    invitation = Invitation.objects.create(shop=shop, email="x@example.com", role="staff", invited_by=owner)
+
+    response = request.getfixturevalue(member).post(reverse("invitation_cancel", args=[invitation.pk]))
+
+    assert response.status_code == 403
+    assert Invitation.objects.filter(pk=invitation.pk).exists()
 
 
 def test_the_last_owner_cannot_demote_themselves(owner_client, owner, shop):
@@ -183,6 +266,7 @@ def test_member_add_is_forbidden_below_owner(request, member, shop):
 
     assert response.status_code == 403
     assert not Membership.objects.filter(shop=shop, user__email="newcomer@example.com").exists()
+    assert not Invitation.objects.filter(shop=shop).exists()
 
 
 def test_owner_removes_a_member(owner_client, shop, staff):

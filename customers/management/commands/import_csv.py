@@ -29,7 +29,7 @@ class Command(BaseCommand):
             "--preset",
             default="generic",
             choices=sorted({key for presets in KIND_PRESETS.values() for key in presets}),
-            help="Column layout of the file (shopify, woocommerce and online-retail are for orders).",
+            help="Column layout of the file for --kind (shopify reads its orders, customers and products exports).",
         )
         parser.add_argument("--dry-run", action="store_true", help="Check and count everything, write nothing.")
         parser.add_argument("--allow-partial", action="store_true", help="Import the good rows when some are rejected.")

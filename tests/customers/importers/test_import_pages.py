@@ -100,7 +100,7 @@ def test_upload_refuses_other_extensions_and_large_files(owner_client, shop, set
 
 
 def test_upload_refuses_a_platform_layout_for_products(owner_client, shop):
-    response = _post_upload(owner_client, kind="products", preset="shopify")
+    response = _post_upload(owner_client, kind="products", preset="online-retail")
     assert response.status_code == 200 and not ImportJob.objects.for_shop(shop).exists()
 
 

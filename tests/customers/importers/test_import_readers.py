@@ -185,12 +185,23 @@ def test_compressed_files_are_unpacked(tmp_path, compression):
     assert readers.read_csv_file(path).frame["order_id"].tolist() == ["1", "2"]
 
 
-def test_zip_with_two_files_is_refused(tmp_path):
+def test_zip_with_two_files_reads_its_first_csv(tmp_path):
     path = tmp_path / "two.zip"
     with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("__MACOSX/._a.csv", b"\x00\x05\x16\x07")
+        archive.writestr("notes.pdf", b"%PDF-1.4")
         archive.writestr("a.csv", CSV)
-        archive.writestr("b.csv", CSV)
-    with pytest.raises(FileRejected, match="exactly one"):
+        archive.writestr("b.csv", "order_id\n9\n")
+    assert readers.read_file_bytes(path) == CSV.encode()
+    assert readers.read_header(path) == (["order_id", "product_name", "quantity"], "utf-8")
+
+
+def test_zip_without_a_csv_file_is_refused(tmp_path):
+    path = tmp_path / "none.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.pdf", b"%PDF-1.4")
+        archive.writestr("b.pdf", b"%PDF-1.4")
+    with pytest.raises(FileRejected, match="no CSV file"):
         readers.read_file_bytes(path)
 
 

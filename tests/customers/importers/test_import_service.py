@@ -232,7 +232,7 @@ def test_shopify_export_with_multi_row_orders(shop):
     assert orders["#1001"].total == Decimal("79.80")  # the order's Total, shipping included
     assert orders["#1001"].currency == "EUR"
     assert orders["#1001"].placed_at == dt.datetime(2025, 10, 7, 7, 50, 26, tzinfo=dt.UTC)
-    assert orders["#1002"].status == OrderStatus.CANCELLED  # refunded
+    assert orders["#1002"].status == OrderStatus.RETURNED  # refunded: a returned sale (ADR 0007)
     assert orders["#1003"].status == OrderStatus.PENDING
     assert orders["#1004"].status == OrderStatus.CANCELLED  # Cancelled at is set
     sophie = orders["#1001"].customer
@@ -323,8 +323,8 @@ def test_data_changed_is_sent_after_the_import_commits(shop, django_capture_on_c
 
 
 def test_unknown_preset_for_kind_is_rejected(shop):
-    report = _import(shop, "products.csv", kind="products", preset="shopify")
-    assert report.status == "rejected" and "shopify" in report.errors[0]["message"]
+    report = _import(shop, "products.csv", kind="products", preset="online-retail")
+    assert report.status == "rejected" and "online-retail" in report.errors[0]["message"]
 
 
 def test_a_mixed_order_keeps_its_sale_as_total_and_its_returns_are_subtracted(shop, tmp_path):
