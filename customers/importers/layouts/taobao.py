@@ -82,7 +82,7 @@ SIGNATURE = (
 )
 # Columns prepare adds: the address split, and the average price of an order-only line.
 PROVINCE, CITY, POSTCODE, AVERAGE_PRICE = "收货省份", "收货城市", "收货邮编", "宝贝均价"
-CLOSED_AFTER_PAYMENT = "交易关闭（已退款）"
+CLOSED_AFTER_PAYMENT = china.CLOSED_AFTER_PAYMENT
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "order_id": ("订单编号",),
@@ -180,27 +180,16 @@ def _read_statuses(orders: pd.DataFrame) -> None:
     status = china.column_of(orders, "订单状态")
     if status is None:
         return
-    words = orders[status].str.replace(",", "，", regex=False)
-    paid = pd.Series(False, index=orders.index)
-    amount = china.column_of(orders, "买家实际支付金额")
-    if amount is not None:
-        paid |= china.cents(orders[amount]) > 0
-    paid_at = china.column_of(orders, "订单付款时间")
-    if paid_at is not None:
-        paid |= orders[paid_at] != ""
-    closed = words.isin(["交易关闭", "交易被淘宝关闭"])
-    orders[status] = words.where(~(closed & paid), CLOSED_AFTER_PAYMENT)
-    if amount is not None:
-        # Nothing paid: the order's value is its goods (the lines), not the 0.00 paid so far.
-        orders[amount] = orders[amount].where(paid, "")
-    refund = china.column_of(orders, "退款金额")
-    if refund is not None:
-        sale = orders[status].map(STATUS_WORDS) == str(OrderStatus.PAID)
-        orders[refund] = orders[refund].where(sale, "")
-        if amount is not None:
-            # Never more than was paid: a refund of everything makes the sale returned (cleaner).
-            over = sale & (china.cents(orders[refund]) > china.cents(orders[amount]))
-            orders[refund] = orders[refund].where(~over, orders[amount])
+    china.settle_statuses(
+        orders,
+        status=status,
+        words=orders[status].str.replace(",", "，", regex=False),
+        closed_words=["交易关闭", "交易被淘宝关闭"],
+        paid_at=china.column_of(orders, "订单付款时间"),
+        amount=china.column_of(orders, "买家实际支付金额"),
+        refund=china.column_of(orders, "退款金额"),
+        status_words=STATUS_WORDS,
+    )
 
 
 def _average_prices(orders: pd.DataFrame) -> pd.Series:

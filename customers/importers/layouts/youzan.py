@@ -78,7 +78,7 @@ SIGNATURE = (
 )
 # Columns prepare adds: the buyer key, and the pieces and average price of an order-only line.
 BUYER, PIECES, AVERAGE_PRICE = "买家标识", "商品件数", "商品均价"
-CLOSED_AFTER_PAYMENT = "交易关闭（已退款）"
+CLOSED_AFTER_PAYMENT = china.CLOSED_AFTER_PAYMENT
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "order_id": ("订单号",),
@@ -169,26 +169,16 @@ def _read_statuses(orders: pd.DataFrame) -> None:
     status = china.column_of(orders, "订单状态")
     if status is None:
         return
-    paid = pd.Series(False, index=orders.index)
-    paid_at = china.column_of(orders, "买家付款时间")
-    if paid_at is not None:
-        paid |= orders[paid_at] != ""
-    amount = china.column_of(orders, "订单实付金额")
-    if amount is not None:
-        paid |= china.cents(orders[amount]) > 0
-    closed = orders[status].isin(["交易关闭", "已关闭"])
-    orders[status] = orders[status].where(~(closed & paid), CLOSED_AFTER_PAYMENT)
-    if amount is not None:
-        # Nothing paid: the order's value is its goods (the lines), not the 0.00 paid so far.
-        orders[amount] = orders[amount].where(paid, "")
-    refund = china.column_of(orders, "订单已退款金额")
-    if refund is not None:
-        sale = orders[status].map(STATUS_WORDS) == str(OrderStatus.PAID)
-        orders[refund] = orders[refund].where(sale, "")
-        if amount is not None:
-            # Never more than was paid: a refund of everything makes the sale returned (cleaner).
-            over = sale & (china.cents(orders[refund]) > china.cents(orders[amount]))
-            orders[refund] = orders[refund].where(~over, orders[amount])
+    china.settle_statuses(
+        orders,
+        status=status,
+        words=orders[status],
+        closed_words=["交易关闭", "已关闭"],
+        paid_at=china.column_of(orders, "买家付款时间"),
+        amount=china.column_of(orders, "订单实付金额"),
+        refund=china.column_of(orders, "订单已退款金额"),
+        status_words=STATUS_WORDS,
+    )
 
 
 def _read_people(orders: pd.DataFrame) -> list[str]:
