@@ -44,8 +44,9 @@ from analytics.selectors.dashboard import forecast_chart_data, forecast_for, for
 from customers import services as customer_services
 from customers.models import Order
 from customers.tasks import load_demo_data
+from shops.audit import audit_record
 from shops.decorators import shop_required
-from shops.models import Role
+from shops.models import AuditAction, Role
 
 PAGE_SIZE = 25
 DEMO_LOADING_KEY = "analytics.demo_loading_since"
@@ -252,6 +253,14 @@ def segment_export(request: HttpRequest, segment_id: int) -> StreamingHttpRespon
 
     writer = csv.writer(Echo())
     rows = segment_pages.member_export_rows(shop=request.shop, segment=segment)
+    audit_record(
+        shop=request.shop,
+        action=AuditAction.EXPORT,
+        actor=request.user,
+        target=("segment", segment.pk),
+        details={"what": "segment_members"},
+        request=request,
+    )
     response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-members.csv"'
     return response
@@ -360,6 +369,14 @@ def customer_export(request: HttpRequest, customer_id: int) -> HttpResponse:
     """Everything held about the customer, as a JSON download (a data subject access request)."""
     customer = _customer_or_404(request, customer_id)
     export = customer_pages.customer_data_export(shop=request.shop, customer=customer)
+    audit_record(
+        shop=request.shop,
+        action=AuditAction.EXPORT,
+        actor=request.user,
+        target=("customer", customer.pk),
+        details={"what": "customer_data"},
+        request=request,
+    )
     response = HttpResponse(
         json.dumps(export, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
         content_type="application/json; charset=utf-8",
@@ -373,7 +390,7 @@ def customer_erase(request: HttpRequest, customer_id: int) -> HttpResponse:
     """Confirm, then erase the customer's personal data (orders stay, anonymised)."""
     customer = _customer_or_404(request, customer_id)
     if request.method == "POST":
-        customer_services.customer_erase(shop=request.shop, customer=customer)
+        customer_services.customer_erase(shop=request.shop, customer=customer, actor=request.user)
         messages.success(request, _("The customer's personal data was erased."))
         return redirect("customer_detail", customer_id=customer.pk)
     return render(request, "analytics/customer_erase.html", {"customer": customer})

@@ -172,7 +172,7 @@ class CampaignViewSet(
             return _errors(_("This campaign has started or was cancelled."), status.HTTP_409_CONFLICT)
         try:
             campaign = services.campaign_schedule(
-                campaign=campaign, send_at=serializer.validated_data.get("scheduled_at")
+                campaign=campaign, send_at=serializer.validated_data.get("scheduled_at"), actor=request.user
             )
         except services.CampaignError as exc:
             return _errors({"scheduled_at": [str(exc)]})
@@ -187,7 +187,7 @@ class CampaignViewSet(
     def cancel(self, request, pk=None):
         campaign = self.get_object()
         try:
-            campaign = services.campaign_cancel(campaign=campaign)
+            campaign = services.campaign_cancel(campaign=campaign, actor=request.user)
         except services.CampaignError as exc:
             return _errors(str(exc), status.HTTP_409_CONFLICT)
         return Response(CampaignOutputSerializer(campaign).data)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,7 +38,8 @@ from campaigns.models import (
     suppression_digest,
 )
 from customers.redaction import PersonMarks, text_mentions
-from shops.models import Shop
+from shops.audit import audit_record
+from shops.models import AuditAction, Shop
 from shops.scope import shop_scope
 
 logger = logging.getLogger(__name__)
@@ -131,7 +132,13 @@ def campaign_send_problem(*, shop: Shop, campaign: Campaign) -> str:
     return ""
 
 
-def campaign_schedule(*, campaign: Campaign, send_at: dt.datetime | None, now: dt.datetime | None = None) -> Campaign:
+def campaign_schedule(
+    *,
+    campaign: Campaign,
+    send_at: dt.datetime | None,
+    now: dt.datetime | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> Campaign:
     """Schedule a draft or scheduled campaign for `send_at` (aware), or now when None.
 
     Refuses with CampaignError when the shop has no postal address, the segment is gone,
@@ -152,6 +159,13 @@ def campaign_schedule(*, campaign: Campaign, send_at: dt.datetime | None, now: d
     )
     if not updated:
         raise CampaignError(_("This campaign has started or was cancelled; it can no longer be scheduled."))
+    audit_record(
+        shop=campaign.shop,
+        action=AuditAction.CAMPAIGN_SCHEDULED,
+        actor=actor,
+        target=("campaign", campaign.pk),
+        details={"send_now": when <= now},
+    )
     if when <= now:
         from campaigns import tasks
 
@@ -171,11 +185,14 @@ def campaign_unschedule(*, campaign: Campaign) -> Campaign:
     return campaign
 
 
-def campaign_cancel(*, campaign: Campaign) -> Campaign:
+def campaign_cancel(*, campaign: Campaign, actor: AbstractBaseUser | None = None) -> Campaign:
     if not Campaign.unscoped.filter(pk=campaign.pk, status__in=EDITABLE).update(
         status=CampaignStatus.CANCELLED, updated_at=timezone.now()
     ):
         raise CampaignError(_("This campaign has already started; it can no longer be cancelled."))
+    audit_record(
+        shop=campaign.shop, action=AuditAction.CAMPAIGN_CANCELLED, actor=actor, target=("campaign", campaign.pk)
+    )
     campaign.refresh_from_db()
     return campaign
 
@@ -283,6 +300,12 @@ def campaign_start(*, campaign_id: int, now: dt.datetime | None = None) -> Snaps
                 return None
             segment = selectors.campaign_target_segment(shop=shop, campaign=campaign)
             report = recipients_snapshot(shop=shop, campaign=campaign, segment=segment, now=now)
+        audit_record(
+            shop=shop,
+            action=AuditAction.CAMPAIGN_STARTED,
+            target=("campaign", campaign_id),
+            details={"pending": report.pending, "deferred": report.deferred},
+        )
         send_chunks_enqueue(campaign_id=campaign_id, pending=report.pending)
         if report.pending == 0 and report.deferred == 0:
             transaction.on_commit(lambda: campaign_finish_if_done(campaign_id=campaign_id))
@@ -297,11 +320,27 @@ def campaign_finish_if_done(*, campaign_id: int, now: dt.datetime | None = None)
     open_rows = Recipient.unscoped.filter(campaign_id=campaign_id, status__in=OPEN_STATUSES)
     if open_rows.exists():
         return False
-    return bool(
+    finished = bool(
         Campaign.unscoped.filter(pk=campaign_id, status=CampaignStatus.SENDING)
         .exclude(Q(recipients__status__in=OPEN_STATUSES))
         .update(status=CampaignStatus.SENT, finished_at=now or timezone.now())
     )
+    if finished:  # the conditional UPDATE made this call the one that finished it: recorded once
+        campaign = Campaign.unscoped.select_related("shop").get(pk=campaign_id)
+        counts = dict(
+            Recipient.unscoped.filter(campaign_id=campaign_id)
+            .values_list("status")
+            .annotate(n=Count("pk"))
+            .order_by()
+            .values_list("status", "n")
+        )
+        audit_record(
+            shop=campaign.shop,
+            action=AuditAction.CAMPAIGN_SENT,
+            target=("campaign", campaign_id),
+            details={"recipients": counts},
+        )
+    return finished
 
 
 # --------------------------------------------------------------------------- the due-scan

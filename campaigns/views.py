@@ -70,7 +70,7 @@ def _save_and_schedule(request: HttpRequest, form: CampaignForm, schedule: Sched
         messages.success(request, _("Campaign saved as a draft."))
         return campaign
     try:
-        campaign = services.campaign_schedule(campaign=campaign, send_at=schedule.send_at)
+        campaign = services.campaign_schedule(campaign=campaign, send_at=schedule.send_at, actor=request.user)
     except services.CampaignError as exc:
         messages.error(request, _("Saved, but not scheduled: %(reason)s") % {"reason": exc})
         return campaign
@@ -245,7 +245,7 @@ def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 messages.error(request, error)
         return redirect("campaign_detail", campaign_id=campaign.pk)
     try:
-        campaign = services.campaign_schedule(campaign=campaign, send_at=form.send_at)
+        campaign = services.campaign_schedule(campaign=campaign, send_at=form.send_at, actor=request.user)
     except services.CampaignError as exc:
         messages.error(request, str(exc))
     else:
@@ -261,7 +261,7 @@ def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     try:
-        services.campaign_cancel(campaign=campaign)
+        services.campaign_cancel(campaign=campaign, actor=request.user)
     except services.CampaignError as exc:
         messages.error(request, str(exc))
     else:

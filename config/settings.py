@@ -178,6 +178,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "expire-merge-records": {"task": "customers.expire_merge_records", "schedule": crontab(hour=2, minute=30)},
     # Stored webhook payloads, uploaded files and idempotency answers past DATA_RETENTION_DAYS go.
     "expire-stored-data": {"task": "customers.expire_stored_data", "schedule": crontab(hour=2, minute=45)},
+    # Audit log events past AUDIT_RETENTION_DAYS go.
+    "expire-audit-events": {"task": "shops.expire_audit_events", "schedule": crontab(hour=2, minute=15)},
 }
 
 # Outbound platform pulls refuse private / loopback addresses unless this is on (tests).
@@ -185,6 +187,8 @@ INTEGRATIONS_ALLOW_LOCAL_URLS = env_bool("INTEGRATIONS_ALLOW_LOCAL_URLS", defaul
 
 # Days that webhook payloads, uploaded import files and idempotency answers are kept (ADR 0010).
 DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", default=30, minimum=1)
+# Days that the shop's audit log keeps an event (a year, as issue 14 asks).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", default=365, minimum=1)
 
 if REDIS_URL:
     # Shared by every web process, so rate limits (survey) hold across gunicorn workers.

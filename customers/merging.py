@@ -32,7 +32,8 @@ from customers.identity import customer_fields_merge
 from customers.keys import email_key
 from customers.models import Customer, CustomerIdentity, CustomerMerge, IdentityKind
 from customers.signals import customer_merge_undone, customer_merged
-from shops.models import Shop
+from shops.audit import audit_record
+from shops.models import AuditAction, Shop
 
 MERGE_UNDO_DAYS = 30
 IN_CHUNK = 900  # ids per IN (...): under SQLite's 999 query parameters
@@ -400,6 +401,13 @@ def customer_merge(
             for key, ids in (response or {}).items():
                 merge.moved.setdefault(key, []).extend(ids)
         merge.save(update_fields=["moved"])
+        audit_record(
+            shop=shop,
+            action=AuditAction.MERGE,
+            actor=user,
+            target=("customer", survivor.pk),
+            details={"merge": merge.pk, "merged_customer": other_pk, "reason": reason},
+        )
         services.data_changed_on_commit(shop_id=shop.pk, reason="merge")
     return merge
 
@@ -496,6 +504,13 @@ def customer_merge_undo(*, shop: Shop, merge: CustomerMerge, user=None) -> Custo
 
         # The restored customer holds its data again; the record keeps no copy of it.
         CustomerMerge.unscoped.filter(pk=merge.pk).update(undone_at=now, snapshot={}, set_aside=[], survivor_before={})
+        audit_record(
+            shop=shop,
+            action=AuditAction.MERGE_UNDONE,
+            actor=user,
+            target=("customer", restored.pk),
+            details={"merge": merge.pk, "survivor": survivor.pk},
+        )
         services.data_changed_on_commit(shop_id=shop.pk, reason="merge_undo")
     return restored
 

@@ -49,7 +49,8 @@ from customers.models import (
 from customers.money import OrderMoneyError, order_sign_normalised
 from customers.signals import customers_erased, data_changed
 from shops import bounds
-from shops.models import Shop
+from shops.audit import audit_record
+from shops.models import AuditAction, Shop
 
 CUSTOMER_FIELDS = (
     "email",
@@ -819,7 +820,9 @@ def review_create(
 # --------------------------------------------------------------------------- erasure
 
 
-def customers_erase(*, shop: Shop, customer_ids: Iterable[int], now: dt.datetime | None = None) -> int:
+def customers_erase(
+    *, shop: Shop, customer_ids: Iterable[int], now: dt.datetime | None = None, actor: Any = None
+) -> int:
     """Erase the personal data of these customers of the shop; returns how many were erased.
 
     Blanks every field that identifies the person, withdraws consent, deletes their
@@ -881,12 +884,21 @@ def customers_erase(*, shop: Shop, customer_ids: Iterable[int], now: dt.datetime
             phones=sorted(marks.phones),
             names=sorted(" ".join(words) for words in marks.names),
         )
+        # ids only: the log must not keep what the erasure just removed
+        audit_record(
+            shop=shop,
+            action=AuditAction.ERASURE,
+            actor=actor,
+            target=("customer", ids[0]) if len(ids) == 1 else None,
+            details={"customers": len(ids), "customer_ids": ids},
+        )
     return len(ids)
 
 
-def customer_erase(*, shop: Shop, customer: Customer, now: dt.datetime | None = None) -> Customer:
-    """Erase one customer's personal data (see customers_erase); returns the refreshed row."""
-    customers_erase(shop=shop, customer_ids=[customer.pk], now=now)
+def customer_erase(*, shop: Shop, customer: Customer, now: dt.datetime | None = None, actor: Any = None) -> Customer:
+    """Erase one customer's personal data (see customers_erase); returns the refreshed row.
+    `actor` is the team member who asked, for the audit log."""
+    customers_erase(shop=shop, customer_ids=[customer.pk], now=now, actor=actor)
     customer.refresh_from_db()
     return customer
 

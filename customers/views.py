@@ -21,9 +21,10 @@ from customers.integrations import selectors, services
 from customers.integrations.forms import ConnectionForm, mask_secret
 from customers.models import Platform
 from customers.survey import SurveyForm, survey_rate_limited, survey_submit
+from shops.audit import audit_record
 from shops.client_ip import client_ip
 from shops.decorators import shop_required
-from shops.models import Role, Shop
+from shops.models import AuditAction, Role, Shop
 
 WEBHOOK_URL_NAMES = {Platform.SHOPIFY: "shopify_webhook", Platform.WOOCOMMERCE: "woocommerce_webhook"}
 WEBHOOK_TOPICS = {
@@ -136,6 +137,14 @@ def data_request_export(request: HttpRequest, event_id: int) -> HttpResponse:
     if event is None:
         raise Http404
     export = selectors.data_request_export(shop=request.shop, event=event)
+    audit_record(
+        shop=request.shop,
+        action=AuditAction.EXPORT,
+        actor=request.user,
+        target=("data_request", event.pk),
+        details={"what": "data_request"},
+        request=request,
+    )
     response = HttpResponse(
         json.dumps(export, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False), content_type="application/json"
     )

@@ -41,7 +41,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = selectors.api_key_from_raw(raw_key=parts[1])
         if api_key is None:
             raise exceptions.AuthenticationFailed(_("This API key is not valid or has been revoked."))
-        services.api_key_touch(api_key=api_key)
+        services.api_key_touch(api_key=api_key, request=request)
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request):

@@ -177,6 +177,8 @@ class ApiKey(ShopOwned):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The day (in the shop's time zone) of the last use written to the audit log.
+    last_used_on = models.DateField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = ShopScopedManager.from_queryset(ApiKeyQuerySet)()
@@ -202,3 +204,75 @@ class ApiKey(ShopOwned):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class AuditAction(models.TextChoices):
+    SIGN_IN = "sign_in", _("Signed in")
+    SIGN_IN_FAILED = "sign_in_failed", _("Failed sign-in")
+    API_KEY_CREATED = "api_key_created", _("API key created")
+    API_KEY_USED = "api_key_used", _("API key used (first use of the day)")
+    API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
+    IMPORT = "import", _("Import")
+    SYNC = "sync", _("Sync")
+    EXPORT = "export", _("Export")
+    ERASURE = "erasure", _("Erasure")
+    MERGE = "merge", _("Merge")
+    MERGE_UNDONE = "merge_undone", _("Merge undone")
+    CAMPAIGN_SCHEDULED = "campaign_scheduled", _("Campaign scheduled")
+    CAMPAIGN_CANCELLED = "campaign_cancelled", _("Campaign cancelled")
+    CAMPAIGN_STARTED = "campaign_started", _("Campaign sending started")
+    CAMPAIGN_SENT = "campaign_sent", _("Campaign sent")
+    SETTINGS_CHANGED = "settings_changed", _("Settings changed")
+
+
+class AuditEvent(ShopOwned):
+    """One thing done in or to a shop, for its owner's audit log (kept AUDIT_RETENTION_DAYS).
+
+    It names people of the shop's team (the user, an API key) and the address they came from,
+    never a customer: a target is a type and an id, details are counts, statuses and field
+    names. A sign-in is recorded once for every shop the user belongs to.
+    """
+
+    action = models.CharField(_("action"), max_length=40, choices=AuditAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("API key")
+    )
+    target_type = models.CharField(max_length=40, blank=True, default="")
+    target_id = models.BigIntegerField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta(ShopOwned.Meta):
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["shop", "-created_at"], name="auditevent_shop_created")]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def detail_items(self) -> list[tuple[str, object]]:
+        """The details flattened for display: {"fetched": {"orders": 3}} gives ("fetched.orders", 3)."""
+        items: list[tuple[str, object]] = []
+
+        def walk(prefix: str, value: object) -> None:
+            if isinstance(value, dict):
+                for key, inner in value.items():
+                    walk(f"{prefix}.{key}" if prefix else str(key), inner)
+            elif isinstance(value, list):
+                items.append((prefix, ", ".join(str(v) for v in value)))
+            else:
+                items.append((prefix, value))
+
+        walk("", self.details or {})
+        return items

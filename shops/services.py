@@ -8,10 +8,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shops.models import ApiKey, Invitation, Membership, Role, Shop, hash_api_key
+from shops.audit import audit_record
+from shops.models import ApiKey, AuditAction, Invitation, Membership, Role, Shop, hash_api_key
 
 User = get_user_model()
 
@@ -125,8 +128,27 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
     api_key.revoke()
 
 
-def api_key_touch(*, api_key: ApiKey) -> None:
-    """Record use at most once a minute, to keep writes off the hot path."""
+def api_key_touch(*, api_key: ApiKey, request: HttpRequest | None = None) -> None:
+    """Record use at most once a minute, to keep writes off the hot path; the first use of each
+    day (in the shop's time zone) goes to the audit log, claimed with a conditional UPDATE so
+    concurrent requests write it once."""
     now = timezone.now()
     if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
         ApiKey.unscoped.filter(pk=api_key.pk).update(last_used_at=now)
+    today = now.astimezone(api_key.shop.tzinfo).date()
+    if api_key.last_used_on == today:
+        return
+    claimed = (
+        ApiKey.unscoped.filter(pk=api_key.pk)
+        .filter(Q(last_used_on__isnull=True) | Q(last_used_on__lt=today))
+        .update(last_used_on=today)
+    )
+    if claimed:
+        api_key.last_used_on = today
+        audit_record(
+            shop=api_key.shop,
+            action=AuditAction.API_KEY_USED,
+            api_key=api_key,
+            target=("api_key", api_key.pk),
+            request=request,
+        )

@@ -26,4 +26,5 @@ urlpatterns = [
     path("settings/invitations/<int:invitation_id>/cancel/", views.invitation_cancel, name="invitation_cancel"),
     path("settings/api-keys/new/", views.api_key_create, name="api_key_create"),
     path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path("settings/audit/", views.audit_log, name="audit_log"),
 ]

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,10 +14,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from shops import selectors, services
+from shops.audit import audit_events_for_shop, audit_record
 from shops.decorators import shop_required
 from shops.forms import ApiKeyCreateForm, MemberAddForm, ShopFieldsForm, ShopSettingsForm, SignupForm
 from shops.middleware import SESSION_SHOP_KEY
-from shops.models import ApiKey, Invitation, Membership, Role, Shop
+from shops.models import ApiKey, AuditAction, Invitation, Membership, Role, Shop
 from shops.signals import shop_settings_changed
 
 
@@ -101,6 +103,13 @@ def shop_settings(request: HttpRequest) -> HttpResponse:
         form.save()
         if form.changed_data:
             changed = list(form.changed_data)
+            audit_record(
+                shop=request.shop,
+                action=AuditAction.SETTINGS_CHANGED,
+                actor=request.user,
+                details={"fields": changed},
+                request=request,
+            )
             transaction.on_commit(
                 lambda: shop_settings_changed.send(sender=Shop, shop_id=request.shop.pk, fields=changed)
             )
@@ -174,6 +183,13 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Give the key a name."))
         return redirect("shop_settings")
     issued = services.api_key_create(shop=request.shop, name=form.cleaned_data["name"], created_by=request.user)
+    audit_record(
+        shop=request.shop,
+        action=AuditAction.API_KEY_CREATED,
+        actor=request.user,
+        target=("api_key", issued.api_key.pk),
+        request=request,
+    )
     # The raw key is rendered once, in this response, and never stored.
     return render(request, "shops/api_key_created.html", {"issued": issued})
 
@@ -183,8 +199,31 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
 def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     api_key = get_object_or_404(ApiKey.objects.for_shop(request.shop), pk=key_id)
     services.api_key_revoke(api_key=api_key)
+    audit_record(
+        shop=request.shop,
+        action=AuditAction.API_KEY_REVOKED,
+        actor=request.user,
+        target=("api_key", api_key.pk),
+        request=request,
+    )
     messages.success(request, _("API key “%(name)s” revoked.") % {"name": api_key.name})
     return redirect("shop_settings")
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@shop_required(role=Role.OWNER)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The shop's audit log, newest first, filtered by action, 50 to a page (owner only)."""
+    action = request.GET.get("action", "")
+    if action not in AuditAction.values:
+        action = ""
+    events = audit_events_for_shop(shop=request.shop, action=action)
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "action": action, "actions": AuditAction.choices}
+    template = "shops/audit_log_rows.html" if request.htmx else "shops/audit_log.html"
+    return render(request, template, context)
 
 
 def _add_errors(form, exc: ValidationError) -> None:

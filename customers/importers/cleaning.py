@@ -12,6 +12,7 @@ clean in a few seconds.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from customers.importers.columns import Col, decode, first_per_group, groups_of
 from customers.importers.presets import DATE, FIELDS_BY_KIND, ColumnMapping, Preset
 from customers.importers.readers import FileRejected, RawTable
 from customers.models import Gender, ImportKind, OrderStatus
+from shops import bounds
 
 MAX_ERRORS = 1000
 # Order-level amounts read like the order total: the first non-empty value of the order's rows.
@@ -249,6 +251,14 @@ class _Cleaner:
             self.errors.items.append((row, "", detail))
             self.errors.total += 1
         self.result.warnings.extend(str(note) for note in table.notes)
+        if table.has_nul:  # a NUL cannot be stored; refused, never silently cut (issue 14)
+            for column, col in self.raw.items():
+                self.errors.add(
+                    col.mask(lambda u: u.str.contains(readers.NUL_MARK, regex=False)),
+                    self.rows,
+                    column,
+                    _("The cell holds a NUL character, which cannot be stored; remove it from the file."),
+                )
         self._fields: dict[str, Col] = {}
 
     # --- one field ------------------------------------------------------------------------------
@@ -325,6 +335,17 @@ class _Cleaner:
             ),
         )
         per_value = parsed.wall if wall_clock else readers.dates_to_utc(parsed, self.tz)
+        if not wall_clock:  # shops.bounds: a business date lies between 1970 and tomorrow
+            earliest = np.datetime64(bounds.EARLIEST.replace(tzinfo=None))
+            latest = np.datetime64(bounds.latest().astimezone(dt.UTC).replace(tzinfo=None))
+            known = ~np.isnat(per_value)
+            outside = np.zeros(len(per_value), dtype=bool)
+            outside[known] = (per_value[known] < earliest) | (per_value[known] > latest)
+            self.reject(
+                outside[col.codes],
+                name,
+                lambda p: _("“%(value)s” is not between 1970-01-01 and tomorrow.") % {"value": col.value(p)},
+            )
         return per_value[col.codes]
 
     def boolean(self, name: str) -> np.ndarray:

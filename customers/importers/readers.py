@@ -8,6 +8,7 @@ month-first dates, decimal comma or decimal point) and parsing each distinct val
 from __future__ import annotations
 
 import bz2
+import codecs
 import contextlib
 import csv
 import datetime as dt
@@ -22,15 +23,23 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
+import charset_normalizer
 import numpy as np
 import pandas as pd
 from django.utils.translation import gettext as _
 
 # A file larger than this once decompressed is refused (a small .xz can unpack to anything).
 MAX_UNCOMPRESSED_BYTES = 1_500_000_000
-# Encodings tried in order after the byte-order marks: UTF-8, then Chinese Excel's GB18030
-# (a superset of GBK), then Windows Western European. Each is tried strictly on the whole file.
+# Encodings considered after the byte-order marks: UTF-8 (read strictly first), then Chinese
+# Excel's GB18030 (a superset of GBK) and Windows Western European, between which
+# charset-normalizer chooses (see decode_file).
 FALLBACK_ENCODINGS = ("utf-8", "gb18030", "cp1252")
+# A file that is UTF-8 but for fewer than this share of its bytes is read as UTF-8, those
+# bytes replaced (and counted in the report), when most of its other non-ASCII text is UTF-8.
+MAX_STRAY_UTF8_SHARE = 0.001
+# charset-normalizer's "chaos" (share of the text that looks garbled, 0..1): a best guess above
+# this is too weak, and the owner is asked to choose the encoding.
+MAX_ENCODING_CHAOS = 0.1
 DELIMITERS = (",", ";", "\t", "|")
 CENT = Decimal("0.01")
 # Money columns are Decimal(14, 2); one more digit would not fit.
@@ -143,49 +152,110 @@ def read_header(path: Path | str, *, encoding: str = "") -> tuple[list[str], str
     return read_table(data, encoding=used, nrows=1).columns, used
 
 
-def decode_text(data: bytes, *, encoding: str = "") -> tuple[str, str]:
-    """(text, encoding name) for the file's bytes.
+@dataclass(frozen=True)
+class Decoded:
+    """A file's text, the encoding it was read with and how many characters were replaced
+    (bytes that were not UTF-8 in a file read as UTF-8)."""
 
-    With `encoding` given it is used as is. Otherwise a byte-order mark decides (UTF-8 or
-    UTF-16); without one, FALLBACK_ENCODINGS are tried in order, each strictly on the whole
-    file. Refuses (FileRejected) bytes that none of them reads.
+    text: str
+    encoding: str
+    replaced: int = 0
+
+
+def _stray_utf8(data: bytes) -> Decoded | None:
+    """The file read as UTF-8 with its few stray bytes replaced, or None when it is not such a file
+    (more than MAX_STRAY_UTF8_SHARE of its bytes invalid, or no more valid non-ASCII characters
+    than replaced ones: a Western European file with a few accents is not UTF-8)."""
+    text = data.decode("utf-8", errors="replace")
+    replaced = text.count("\ufffd") - data.count("\ufffd".encode())
+    non_ascii = len(text) - len(text.encode("ascii", "ignore")) - replaced
+    if replaced > len(data) * MAX_STRAY_UTF8_SHARE or non_ascii <= replaced:
+        return None
+    return Decoded(text, "utf-8", replaced)
+
+
+def _guessed(data: bytes) -> Decoded:
+    """charset-normalizer's best reading among FALLBACK_ENCODINGS other than UTF-8; refuses
+    (FileRejected) when none reads the file or the best one looks garbled (MAX_ENCODING_CHAOS)."""
+    candidates = [name for name in FALLBACK_ENCODINGS if name != "utf-8"]
+    best = charset_normalizer.from_bytes(data, cp_isolation=candidates).best()
+    if best is None or best.chaos > MAX_ENCODING_CHAOS:
+        raise FileRejected(
+            _(
+                "The file's text encoding could not be recognised with confidence (tried %(names)s). "
+                "Save it as UTF-8 and upload it again, or give its encoding with --encoding on the import_csv "
+                "command."
+            )
+            % {"names": ", ".join(FALLBACK_ENCODINGS)}
+        )
+    name = codecs.lookup(best.encoding).name
+    try:
+        return Decoded(data.decode(name), name)
+    except UnicodeDecodeError as exc:  # charset-normalizer judges on samples; the whole file decides
+        raise FileRejected(_("The file cannot be read as %(encoding)s: %(error)s") % {"encoding": name, "error": exc})
+
+
+def decode_file(data: bytes, *, encoding: str = "") -> Decoded:
+    """The file's bytes as text.
+
+    With `encoding` given it is used as is (strictly). Otherwise a byte-order mark decides
+    (UTF-8 or UTF-16); without one, valid UTF-8 is UTF-8; UTF-8 but for a few stray bytes is
+    UTF-8 with those replaced (see _stray_utf8); anything else is charset-normalizer's best
+    reading among GB18030 and Windows-1252. Refuses (FileRejected) bytes that the encoding
+    given does not read and a weak guess (the message asks for the encoding).
     """
     if encoding:
         try:
-            return data.decode(encoding), encoding
+            return Decoded(data.decode(encoding), encoding)
         except (LookupError, UnicodeDecodeError) as exc:
             raise FileRejected(
                 _("The file cannot be read as %(encoding)s: %(error)s") % {"encoding": encoding, "error": exc}
             )
     if data.startswith(b"\xef\xbb\xbf"):
-        candidates: Sequence[str] = ("utf-8-sig",)
+        name = "utf-8-sig"
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        candidates = ("utf-16",)
+        name = "utf-16"
     else:
-        candidates = FALLBACK_ENCODINGS
-    for name in candidates:
         try:
-            return data.decode(name), name
+            return Decoded(data.decode("utf-8"), "utf-8")
         except UnicodeDecodeError:
-            continue
-    raise FileRejected(
-        _("The file's text encoding was not recognised (tried %(names)s); save it as UTF-8 and upload it again.")
-        % {"names": ", ".join(candidates)}
-    )
+            return _stray_utf8(data) or _guessed(data)
+    try:
+        return Decoded(data.decode(name), name)
+    except UnicodeDecodeError as exc:
+        raise FileRejected(_("The file cannot be read as %(encoding)s: %(error)s") % {"encoding": name, "error": exc})
+
+
+def decode_text(data: bytes, *, encoding: str = "") -> tuple[str, str]:
+    """(text, encoding name) for the file's bytes: decode_file without the count of replaced characters."""
+    decoded = decode_file(data, encoding=encoding)
+    return decoded.text, decoded.encoding
+
+
+def _utf8(data: bytes, *, encoding: str = "") -> tuple[bytes, Decoded]:
+    decoded = decode_file(data, encoding=encoding)
+    if decoded.encoding in ("utf-8", "utf8") and not decoded.replaced:
+        return data, decoded
+    if decoded.encoding == "utf-8-sig":
+        return data[3:], decoded
+    return decoded.text.encode("utf-8"), decoded
 
 
 def utf8_bytes(data: bytes, *, encoding: str = "") -> tuple[bytes, str]:
     """(UTF-8 bytes without a byte-order mark, encoding name found) for the file's bytes.
 
-    Same rules as decode_text; a UTF-8 file is only checked, not copied, since pandas reads
-    UTF-8 bytes faster than Python text.
+    Same rules as decode_file; a valid UTF-8 file is only checked, not copied, since pandas
+    reads UTF-8 bytes faster than Python text.
     """
-    text, used = decode_text(data, encoding=encoding)
-    if used in ("utf-8", "utf8"):
-        return data, used
-    if used == "utf-8-sig":
-        return data[3:], used
-    return text.encode("utf-8"), used
+    utf8, decoded = _utf8(data, encoding=encoding)
+    return utf8, decoded.encoding
+
+
+def replaced_note(replaced: int) -> str:
+    """The report's warning about characters replaced while reading the file."""
+    return _("%(count)d characters of the file were not valid UTF-8 and were replaced by “�”; check those values.") % {
+        "count": replaced
+    }
 
 
 def sniff_delimiter(text: str) -> str:
@@ -194,12 +264,16 @@ def sniff_delimiter(text: str) -> str:
     The winner splits the header into the most fields and splits the lines below it into
     that same number most often. A single-column file gets a comma.
     """
-    sample_lines = text[:200_000].splitlines()[:50]
+    # Each line is cut short: a field longer than the csv module's limit must not stop the sniffing.
+    sample_lines = [line[:10_000] for line in text[:200_000].splitlines()[:50]]
     if not sample_lines:
         return ","
     best, best_score = ",", (0, 0)
     for delimiter in DELIMITERS:
-        rows = list(csv.reader(sample_lines, delimiter=delimiter))
+        try:
+            rows = list(csv.reader(sample_lines, delimiter=delimiter))
+        except csv.Error:
+            continue
         if not rows:
             continue
         width = len(rows[0])
@@ -225,13 +299,92 @@ class RawTable:
     delimiter: str
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    has_nul: bool = False
 
     @property
     def columns(self) -> list[str]:
         return list(self.frame.columns)
 
 
-_BAD_LINE = re.compile(r"Skipping line (\d+): (.*)")
+# pandas' C parser ends a field at a NUL; read_table puts this character (a Unicode noncharacter)
+# in its place so that the cleaner can refuse the row instead of storing a silently cut value.
+NUL_MARK = "\uffff"
+# A field longer than this many characters is refused (no column of ours keeps a tenth of it).
+MAX_FIELD_CHARS = 1_000_000
+csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS + 1))
+
+
+def _field_too_long(row: int, column: str) -> FileRejected:
+    limit = f"{MAX_FIELD_CHARS:,}"
+    if not column:
+        return FileRejected(
+            _("Row %(row)d: a field is longer than %(limit)s characters; check the file’s quoting.")
+            % {"row": row, "limit": limit}
+        )
+    return FileRejected(
+        _("Row %(row)d, column “%(column)s”: a field is longer than %(limit)s characters; check the file’s quoting.")
+        % {"row": row, "column": column, "limit": limit},
+        column=column,
+    )
+
+
+def _header_names(data: bytes | str, *, delimiter: str) -> list[str]:
+    """The header's column names as pandas would name them: an empty one "Unnamed: <i>", a
+    repeated one "name.1", "name.2". Refuses (FileRejected) a file without a header."""
+    head = data[:HEADER_SAMPLE_BYTES]
+    text = head.decode("utf-8", errors="ignore") if isinstance(head, bytes) else head
+    try:
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise FileRejected(_("The file is not a readable CSV file: %(error)s") % {"error": exc})
+    if not any(name.strip() for name in header):
+        raise FileRejected(_("The file's first line is not a header (the names of the columns)."))
+    names: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(header):
+        name = name or f"Unnamed: {i}"
+        unique, n = name, 0
+        while unique in seen:
+            n += 1
+            unique = f"{name}.{n}"
+        seen.add(unique)
+        names.append(unique)
+    return names
+
+
+def _long_records(
+    data: bytes | str, *, delimiter: str, width: int, kept: int | None
+) -> tuple[list[tuple[int, str]], int | None, int]:
+    """([(row, message)] of the records with more fields than the header's `width`, the row of the
+    first field longer than MAX_FIELD_CHARS or None, the number of other records). Rows count
+    records (the header is row 1); with `kept` the pass stops once that many records of the right length were seen.
+
+    One pass of the csv module, linear in the file's size: pandas' own "warn" mode collects its
+    messages in a way that takes quadratic time when many lines are too long (issue 14).
+    """
+    if isinstance(data, bytes):
+        source: io.TextIOBase = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
+    else:
+        source = io.StringIO(data, newline="")
+    found: list[tuple[int, str]] = []
+    seen, row_number = 0, 1  # row_number: the record being read
+    reader = csv.reader(source, delimiter=delimiter)
+    try:
+        next(reader, None)
+        row_number = 2
+        for record in reader:
+            if len(record) > width:
+                found.append((row_number, f"Expected {width} fields, saw {len(record)}"))
+            else:
+                seen += 1
+                if kept is not None and seen >= kept:
+                    break
+            row_number += 1
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            return found, row_number, seen
+        raise FileRejected(_("The file is not a readable CSV file: %(error)s") % {"error": exc})
+    return found, None, seen
 
 
 def read_table(
@@ -240,41 +393,66 @@ def read_table(
     """Split UTF-8 bytes (or text) into a RawTable of strings (no type guessing: every cell is str).
 
     Blank lines stay as empty records so row numbers match a spreadsheet; a record with
-    more fields than the header is left out and listed in bad_lines. Refuses (FileRejected)
-    a file with no header or unreadable quoting. `encoding` is only recorded.
+    more fields than the header is left out and listed in bad_lines; a NUL becomes NUL_MARK
+    (has_nul, for the cleaner to refuse the row). Time is linear in the size for any content.
+    Refuses (FileRejected) a file with no header, unreadable quoting or a field longer than
+    MAX_FIELD_CHARS (naming its row and column). `encoding` is only recorded.
     """
     head = data[:200_000]
     head_text = head.decode("utf-8", errors="ignore") if isinstance(head, bytes) else head
     if not head_text.strip():
         raise FileRejected(_("The file is empty."))
     delimiter = delimiter or sniff_delimiter(head_text)
+    has_nul = (b"\x00" if isinstance(data, bytes) else "\x00") in data
+    if has_nul:
+        data = data.replace(b"\x00", NUL_MARK.encode()) if isinstance(data, bytes) else data.replace("\x00", NUL_MARK)
     source = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            frame = pd.read_csv(
-                source,
-                sep=delimiter,
-                dtype=str,
-                na_filter=False,
-                keep_default_na=False,
-                skip_blank_lines=False,
-                on_bad_lines="warn",
-                engine="c",
-                encoding="utf-8",
-                nrows=nrows,
-            )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            raise FileRejected(_("The file is not a readable CSV file: %(error)s") % {"error": exc})
-    bad_lines: list[tuple[int, str]] = []
-    for warning in caught:
-        for match in _BAD_LINE.finditer(str(warning.message)):
-            bad_lines.append((int(match.group(1)), match.group(2).strip()))
+    names = _header_names(data, delimiter=delimiter)
+    try:
+        # The header is read as a record of `names`: with header=0, pandas takes a first data
+        # row with one field too many as the index and shifts every column of the file.
+        frame = pd.read_csv(
+            source,
+            sep=delimiter,
+            header=None,
+            names=names,
+            dtype=str,
+            na_filter=False,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            on_bad_lines="skip",
+            engine="c",
+            # in chunks (low_memory), pandas 2.3 keeps a too-long line that starts a chunk, cut short
+            low_memory=False,
+            encoding="utf-8",
+            nrows=nrows + 1 if nrows is not None else None,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise FileRejected(_("The file is not a readable CSV file: %(error)s") % {"error": exc})
+    frame = frame.iloc[1:].reset_index(drop=True)
     frame.columns = [str(c).strip() for c in frame.columns]
-    skipped = np.array(sorted(n for n, _msg in bad_lines), dtype=np.int64)
+    bad_lines, long_field_row, good_records = _long_records(
+        data, delimiter=delimiter, width=len(frame.columns), kept=len(frame) if nrows is not None else None
+    )
+    if long_field_row is not None:
+        position = long_field_row - 2 - len(bad_lines)
+        row = frame.iloc[position] if 0 <= position < len(frame) else pd.Series(dtype=object)
+        columns = [column for column, value in row.items() if len(value) > MAX_FIELD_CHARS]
+        raise _field_too_long(long_field_row, columns[0] if columns else "")
+    if nrows is None and good_records != len(frame):
+        # pandas and the csv module split the file differently: its row numbers would be wrong
+        raise FileRejected(_("The file's rows cannot be told apart reliably (check its quotes); save it again as CSV."))
+    skipped = np.array([n for n, _msg in bad_lines], dtype=np.int64)
     all_rows = np.arange(2, 2 + len(frame) + len(skipped), dtype=np.int64)
     row_numbers = np.setdiff1d(all_rows, skipped, assume_unique=True) if len(skipped) else all_rows
-    return RawTable(frame=frame, row_numbers=row_numbers, encoding=encoding, delimiter=delimiter, bad_lines=bad_lines)
+    return RawTable(
+        frame=frame,
+        row_numbers=row_numbers,
+        encoding=encoding,
+        delimiter=delimiter,
+        bad_lines=bad_lines,
+        has_nul=has_nul,
+    )
 
 
 def read_columns(data: bytes, *, delimiter: str, columns: list[str]) -> pd.DataFrame:
@@ -299,8 +477,11 @@ def read_columns(data: bytes, *, delimiter: str, columns: list[str]) -> pd.DataF
 
 def read_csv_file(path: Path | str, *, encoding: str = "", delimiter: str = "", nrows: int | None = None) -> RawTable:
     """read_file_bytes + utf8_bytes + read_table: the whole path from a file to its strings."""
-    data, used = utf8_bytes(read_file_bytes(path), encoding=encoding)
-    return read_table(data, encoding=used, delimiter=delimiter, nrows=nrows)
+    data, decoded = _utf8(read_file_bytes(path), encoding=encoding)
+    table = read_table(data, encoding=decoded.encoding, delimiter=delimiter, nrows=nrows)
+    if decoded.replaced:
+        table.notes.append(replaced_note(decoded.replaced))
+    return table
 
 
 # ---------------------------------------------------------------------------------------------

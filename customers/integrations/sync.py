@@ -23,6 +23,8 @@ from customers.integrations.services import counts_changed, platform_module, pla
 from customers.integrations.shopify import ShopifyClient
 from customers.integrations.woocommerce import WooCommerceClient
 from customers.models import Platform, PlatformConnection, SyncRun
+from shops.audit import audit_record
+from shops.models import AuditAction
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,17 @@ def connection_sync(*, connection: PlatformConnection, client: Any = None) -> Sy
     if not error:
         update["last_synced_at"] = now
     PlatformConnection.unscoped.filter(pk=connection.pk).update(**update)
+    audit_record(
+        shop=shop,
+        action=AuditAction.SYNC,
+        target=("connection", connection.pk),
+        details={
+            "platform": connection.platform,
+            "ok": not error,
+            "pages": report["pages"],
+            "fetched": report["fetched"],
+        },
+    )
     if changed:
         customer_services.data_changed_on_commit(shop_id=shop.pk, reason="sync")
     run.refresh_from_db()

@@ -28,6 +28,7 @@ def _shot(page, artifacts, name: str) -> None:
 
 
 def test_a_new_owner_reaches_a_dashboard_that_tells_a_story(page, live_server, settings, artifacts):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
     from playwright.sync_api import expect
 
     settings.DEMO_CUSTOMERS = DEMO_CUSTOMERS
@@ -65,11 +66,10 @@ def test_a_new_owner_reaches_a_dashboard_that_tells_a_story(page, live_server, s
         seen = set()
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            status = (
-                page.locator("#run-status").get_attribute("data-status")
-                if page.locator("#run-status").count()
-                else None
-            )
+            try:  # the status box is swapped out by HTMX when the run ends: it may vanish between two calls
+                status = page.locator("#run-status").get_attribute("data-status", timeout=1000)
+            except PlaywrightTimeoutError:
+                status = None
             seen.add(status)
             if page.locator(".segment-card").count():
                 break
