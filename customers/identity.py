@@ -293,25 +293,22 @@ def product_ids_by_sku(*, shop: Shop, skus: Iterable[str]) -> dict[str, int]:
     return _first_by_key(Product.objects.for_shop(shop).exclude(sku=""), "sku", {s for s in skus if s})
 
 
-def identities_link(model: type, *, shop: Shop, owner_field: str, rows: Iterable[tuple[int, str, str]]) -> int:
-    """Record (owner id, source, external_id) identities; ones already known are left as they are.
-    Returns how many were new."""
+def identities_link(model: type, *, shop: Shop, owner_field: str, rows: Iterable[tuple[int, str, str]]) -> None:
+    """Record (owner id, source, external_id) identities; ones already known are left as they are
+    (one INSERT ... ON CONFLICT DO NOTHING per thousand, no read)."""
     objs = [
         model(shop=shop, **{owner_field: owner_id}, source=source, external_id=external_id)
         for owner_id, source, external_id in {(o, s, e) for o, s, e in rows if e}
     ]
-    if not objs:
-        return 0
-    before = model.objects.for_shop(shop).count()
-    model.unscoped.bulk_create(objs, batch_size=1000, ignore_conflicts=True)
-    return model.objects.for_shop(shop).count() - before
+    if objs:
+        model.unscoped.bulk_create(objs, batch_size=1000, ignore_conflicts=True)
 
 
-def customer_identities_link(*, shop: Shop, rows: Iterable[tuple[int, str, str]]) -> int:
+def customer_identities_link(*, shop: Shop, rows: Iterable[tuple[int, str, str]]) -> None:
     return identities_link(CustomerIdentity, shop=shop, owner_field="customer_id", rows=rows)
 
 
-def product_identities_link(*, shop: Shop, rows: Iterable[tuple[int, str, str]]) -> int:
+def product_identities_link(*, shop: Shop, rows: Iterable[tuple[int, str, str]]) -> None:
     return identities_link(ProductIdentity, shop=shop, owner_field="product_id", rows=rows)
 
 
