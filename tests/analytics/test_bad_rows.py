@@ -82,3 +82,17 @@ def test_a_spoilt_order_is_mended_by_sending_it_again_or_deleted_through_the_api
     assert not OrderLine.unscoped.filter(order_id=other.pk).exists()
     assert client.delete(f"/api/v1/orders/{other.pk}/").status_code == 404
     assert _run(demo_shop).summary.get("skipped") is None
+
+
+def test_deleting_an_order_is_for_this_shops_staff_only(shop, other_shop, viewer_client):
+    from tests.factories import OrderFactory
+
+    ApiKeyFactory(shop=shop, raw=RAW_KEY)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {RAW_KEY}")
+    theirs = OrderFactory(shop=other_shop)
+    ours = OrderFactory(shop=shop)
+
+    assert client.delete(f"/api/v1/orders/{theirs.pk}/").status_code == 404
+    assert Order.unscoped.filter(pk=theirs.pk).exists()
+    assert viewer_client.delete(f"/api/v1/orders/{ours.pk}/").status_code == 403
+    assert Order.unscoped.filter(pk=ours.pk).exists()
